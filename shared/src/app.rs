@@ -1,0 +1,84 @@
+//! `AppState`: the clients a function builds once per instance (the table, the token verifier)
+//! and hands to its router; they survive warm invocations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+
+use crate::auth::{SystemClock, Verifier};
+use crate::config::{Config, TableConfig};
+use crate::store::SharedTable;
+use crate::store::dynamo::DynamoTable;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: SharedTable,
+    pub verifier: Arc<Verifier>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(table: SharedTable, verifier: Arc<Verifier>) -> Self {
+        Self { table, verifier }
+    }
+
+    /// A deployed function's state: DynamoDB and Clerk as configured.
+    pub async fn from_config(config: &Config) -> Result<Self, crate::auth::AuthError> {
+        let verifier = Verifier::new(config.auth.clone(), http_client(), Arc::new(SystemClock))?;
+        Ok(Self::new(dynamo_table(&config.table).await, Arc::new(verifier)))
+    }
+}
+
+/// The DynamoDB adapter for a table configuration.
+pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
+    Arc::new(DynamoTable::connect(table.endpoint.as_deref(), &table.name).await)
+}
+
+/// The one outbound HTTP client (rustls, bounded timeouts), shared by every caller.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Every function by its binary name, with its router: the local host serves them all,
+/// `darasa-local invoke` runs one, and the event tests walk them.
+pub const FUNCTIONS: &[(&str, fn() -> Router<AppState>)] =
+    &[("job-infos", crate::job_infos::router), ("me", crate::users::router)];
+
+/// The router of the function named `name`.
+pub fn function_router(name: &str) -> Option<Router<AppState>> {
+    FUNCTIONS.iter().find(|(function, _)| *function == name).map(|(_, router)| router())
+}
+
+/// The function's logical id in `template.yaml` (`job-infos` -> `JobInfosFunction`).
+pub fn logical_id(function: &str) -> String {
+    let mut id: String = function
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    id.push_str("Function");
+    id
+}
+
+/// Every function's routes in one router (the local host).
+pub fn all_routes() -> Router<AppState> {
+    FUNCTIONS.iter().fold(Router::new(), |all, (_, router)| all.merge(router()))
+}
+
+/// A resource router bound to its state, with the common layers.
+pub fn serve(router: Router<AppState>, state: AppState) -> Router {
+    crate::http::with_common_layers(router).with_state(state)
+}

@@ -1,0 +1,167 @@
+//! Configuration, read once at start-up from environment variables into one typed `Config`.
+//! A missing or malformed required value stops start-up with a message naming the variable.
+
+use std::collections::HashMap;
+
+use crate::auth::{AuthConfig, KeySource};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set; {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+}
+
+/// Where the table lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableConfig {
+    pub name: String,
+    /// An endpoint override, e.g. DynamoDB Local.
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: TableConfig,
+    pub auth: AuthConfig,
+}
+
+impl Config {
+    /// The configuration of a deployed function, from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same rules over any source of variables (tests, `darasa-local invoke --env-vars`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        Ok(Self {
+            table: table_from(&vars)?.ok_or(ConfigError::Missing(
+                "TABLE_NAME",
+                "name the DynamoDB table the functions use",
+            ))?,
+            auth: auth_from(&vars)?.ok_or(ConfigError::Missing(
+                "CLERK_ISSUER",
+                "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
+            ))?,
+        })
+    }
+}
+
+/// Reads variables, treating empty values as unset (as the original's env schema does).
+pub struct Vars<'a>(pub &'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+    }
+}
+
+/// `TABLE_NAME` (+ `DYNAMODB_ENDPOINT`), or `None` when no table is named.
+pub fn table_from(vars: &Vars) -> Result<Option<TableConfig>, ConfigError> {
+    let endpoint = vars.get("DYNAMODB_ENDPOINT");
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        return Err(ConfigError::Malformed {
+            name: "DYNAMODB_ENDPOINT",
+            reason: "expected an http:// or https:// URL".into(),
+        });
+    }
+    match vars.get("TABLE_NAME") {
+        Some(name) => Ok(Some(TableConfig { name, endpoint })),
+        None if endpoint.is_some() => Err(ConfigError::Missing(
+            "TABLE_NAME",
+            "DYNAMODB_ENDPOINT is set, so name the table too",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Clerk verification settings, or `None` when `CLERK_ISSUER` is unset.
+pub fn auth_from(vars: &Vars) -> Result<Option<AuthConfig>, ConfigError> {
+    let Some(issuer) = vars.get("CLERK_ISSUER") else {
+        return Ok(None);
+    };
+    if !issuer.starts_with("https://") && !issuer.starts_with("http://") {
+        return Err(ConfigError::Malformed {
+            name: "CLERK_ISSUER",
+            reason: "expected the Frontend API URL, e.g. https://your-app.clerk.accounts.dev".into(),
+        });
+    }
+    let keys = match (vars.get("CLERK_JWT_KEY"), vars.get("CLERK_JWKS_URL")) {
+        // The PEM key needs no network, so it wins when both are given.
+        (Some(pem), _) => KeySource::Pem(pem.replace("\\n", "\n")),
+        (None, Some(url)) => KeySource::Jwks { url, bearer: vars.get("CLERK_SECRET_KEY") },
+        (None, None) => KeySource::Jwks {
+            url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+            bearer: None,
+        },
+    };
+    let authorized_parties = vars
+        .get("CLERK_AUTHORIZED_PARTIES")
+        .map(|list| {
+            list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(AuthConfig { issuer, keys, authorized_parties }))
+}
+
+/// The variables a SAM `--env-vars` file (`infra/env.json`) gives the function with this logical
+/// id: `Parameters` apply to every function, the function's own entry overrides them.
+pub fn sam_env_vars(text: &str, logical_id: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let file: HashMap<String, HashMap<String, serde_json::Value>> =
+        serde_json::from_str(text).map_err(|error| ConfigError::Malformed {
+            name: "env-vars file",
+            reason: format!("expected SAM's {{\"Parameters\": {{...}}}} JSON: {error}"),
+        })?;
+    let mut vars = HashMap::new();
+    for section in ["Parameters", logical_id] {
+        for (name, value) in file.get(section).into_iter().flatten() {
+            let value = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            vars.insert(name.clone(), value);
+        }
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let error = config(&[("CLERK_ISSUER", "https://x.clerk.accounts.dev")]).unwrap_err();
+        assert!(error.to_string().starts_with("TABLE_NAME is not set"));
+        let error = config(&[("TABLE_NAME", "t")]).unwrap_err();
+        assert!(error.to_string().starts_with("CLERK_ISSUER is not set"));
+        let error = config(&[("TABLE_NAME", "t"), ("CLERK_ISSUER", "clerk")]).unwrap_err();
+        assert!(error.to_string().starts_with("CLERK_ISSUER is malformed"));
+    }
+
+    #[test]
+    fn jwks_url_defaults_to_the_issuer_and_parties_split() {
+        let config = config(&[
+            ("TABLE_NAME", "darasa"),
+            ("CLERK_ISSUER", "https://x.clerk.accounts.dev/"),
+            ("CLERK_AUTHORIZED_PARTIES", "https://a.example, https://b.example,"),
+        ])
+        .unwrap();
+        assert_eq!(config.table, TableConfig { name: "darasa".into(), endpoint: None });
+        assert!(matches!(
+            config.auth.keys,
+            KeySource::Jwks { ref url, bearer: None } if url == "https://x.clerk.accounts.dev/.well-known/jwks.json"
+        ));
+        assert_eq!(config.auth.authorized_parties, ["https://a.example", "https://b.example"]);
+    }
+}

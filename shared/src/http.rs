@@ -1,0 +1,224 @@
+//! HTTP plumbing shared by every router: request ids, body extractors that turn every client
+//! mistake into a clear `ApiError`, path ids, ETags, and the common layers.
+
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The largest JSON body any JSON route accepts.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, when called inside `with_common_layers`.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Request ids, the JSON body limit and problem+json answers for unknown routes: what every
+/// router (each Lambda's and the local host's merged one) gets.
+pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .fallback(|| async { ApiError::not_found("ROUTE_NOT_FOUND", "No such route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(request_id))
+}
+
+/// Takes the id Lambda gave the invocation (or a client's `x-request-id`), else makes one; makes
+/// it visible to error responses and logs, and echoes it in `x-request-id`.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = lambda_request_id(&request)
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 128)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = REQUEST_ID
+        .scope(id.clone(), tracing::Instrument::instrument(next.run(request), span))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+fn lambda_request_id(request: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// A JSON body whose every rejection is a clear 4xx problem.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("Send the body as JSON with Content-Type: application/json".into())
+        }
+        JsonRejection::JsonSyntaxError(error) => {
+            ApiError::bad_request("MALFORMED_JSON", format!("The body is not valid JSON: {}", error.body_text_cause()))
+        }
+        JsonRejection::JsonDataError(error) => {
+            ApiError::bad_request("INVALID_BODY", format!("The body does not match what this route expects: {}", error.body_text_cause()))
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT },
+        other => ApiError::bad_request("UNREADABLE_BODY", other.body_text()),
+    }
+}
+
+/// What serde says, without axum's prefix (it already says "Failed to deserialize...").
+trait CauseText {
+    fn body_text_cause(&self) -> String;
+}
+
+impl<E: std::error::Error> CauseText for E {
+    fn body_text_cause(&self) -> String {
+        let mut source: &dyn std::error::Error = self;
+        while let Some(next) = source.source() {
+            source = next;
+        }
+        source.to_string()
+    }
+}
+
+/// Query parameters whose rejection is a clear 400.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::bad_request("INVALID_QUERY", format!("Invalid query parameters: {}", rejection.body_text_cause()))
+            })
+    }
+}
+
+/// Parses a path segment as a resource id (a UUID), naming the parameter when it is not one.
+pub fn parse_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::bad_request("INVALID_ID", format!("{name} must be a UUID, got {raw:?}")))
+}
+
+/// The strong ETag of a resource version.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// Whether `If-None-Match` names the current version (or `*`), i.e. the client's copy is fresh.
+pub fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
+    let current = format!("\"{version}\"");
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|value| {
+        value.split(',').map(|tag| tag.trim().trim_start_matches("W/")).any(|tag| tag == "*" || tag == current)
+    })
+}
+
+/// The version `If-Match` requires, if the header is present. `*` means "any existing version".
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(Some(IfMatch::Any));
+    }
+    text.trim_matches('"')
+        .parse()
+        .map(|version| Some(IfMatch::Version(version)))
+        .map_err(|_| ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be an ETag this API returned, e.g. \"3\""))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Version(u64),
+}
+
+impl IfMatch {
+    pub fn version(self) -> Option<u64> {
+        match self {
+            Self::Any => None,
+            Self::Version(version) => Some(version),
+        }
+    }
+}
+
+/// `304 Not Modified` with the ETag.
+pub fn not_modified(version: u64) -> Response {
+    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response()
+}
+
+/// Runs `router` on one Lambda event (API Gateway v2 / function URL JSON) through the same
+/// adapter `lambda_http::run` uses, and returns the response JSON the runtime would send back.
+/// `darasa-local invoke` and the event tests use it: `sam local invoke` without Docker.
+pub async fn invoke_lambda_event(router: Router, event: &str) -> Result<serde_json::Value, InvokeError> {
+    use lambda_http::tower::ServiceExt;
+    use lambda_http::{Adapter, Context, LambdaEvent};
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_str(event).map_err(|e| InvokeError::Event(e.to_string()))?;
+    let adapter = Adapter::from(router);
+    let response = match adapter.oneshot(LambdaEvent::new(request, Context::default())).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    serde_json::to_value(response).map_err(|e| InvokeError::Response(e.to_string()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("not an API Gateway v2 / function URL event: {0}")]
+    Event(String),
+    #[error("could not serialise the response: {0}")]
+    Response(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_matching() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"2\", W/\"3\""));
+        assert!(if_none_match(&headers, 3));
+        assert!(!if_none_match(&headers, 4));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
+        assert_eq!(if_match(&headers).unwrap(), Some(IfMatch::Version(7)));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("nonsense"));
+        assert!(if_match(&headers).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! Darasa's shared crate: everything the Lambda functions, the local host and the tests share.
+//! Function binaries only wire `config` -> `app::AppState` -> a resource's router.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod job_infos;
+pub mod plans;
+pub mod store;
+pub mod users;
+
+pub use app::AppState;
+pub use error::{ApiError, ApiResult};

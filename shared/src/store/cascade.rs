@@ -1,0 +1,33 @@
+//! Cascading deletes built only on the port: page through a query and delete what it finds.
+//! Deletes are unconditional and idempotent, so a cascade that failed halfway is finished by
+//! running it again.
+
+use super::{Key, Query, StoreResult, Table, Write};
+
+/// How many deletes go into one transaction.
+const DELETES_PER_TRANSACTION: usize = 25;
+
+/// Deletes every item the query matches, page by page; returns how many were deleted.
+pub async fn delete_matching(table: &dyn Table, query: Query) -> StoreResult<usize> {
+    let mut deleted = 0;
+    // Deleting shifts what later pages would hold, so always restart from the first page.
+    let query = query.after(None);
+    loop {
+        let page = table.query(&query).await?;
+        if page.items.is_empty() {
+            return Ok(deleted);
+        }
+        let keys: Vec<Key> = page.items.iter().filter_map(Key::of).collect();
+        for chunk in keys.chunks(DELETES_PER_TRANSACTION) {
+            let writes = chunk
+                .iter()
+                .map(|key| Write::Delete { key: key.clone(), condition: None })
+                .collect();
+            table.transact(writes).await?;
+            deleted += chunk.len();
+        }
+        if page.cursor.is_none() {
+            return Ok(deleted);
+        }
+    }
+}

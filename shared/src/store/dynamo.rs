@@ -1,0 +1,699 @@
+//! DynamoDB adapter: the port on aws-sdk-dynamodb, items converted with serde_dynamo.
+//!
+//! Semantics shared with the embedded adapter (the contract suite checks both):
+//! - reads are strongly consistent, also on the local secondary indexes;
+//! - an item whose `expiresAt` has passed counts as absent: reads drop it and every condition
+//!   treats it as missing, because DynamoDB deletes expired items only lazily. (An update of such
+//!   an item still starts from its old attributes here, while the embedded adapter starts afresh;
+//!   resources give TTL items fresh keys, so neither path relies on that.)
+//! - `Update::set` never touches `pk`/`sk`: the key already names them and DynamoDB refuses to
+//!   update key attributes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    TransactWriteItem,
+};
+use rand::Rng;
+use serde_json::Value;
+
+use super::{
+    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError,
+    StoreResult, Table, Update, Write, is_expired,
+};
+
+/// An item as the SDK carries it.
+type Attributes = HashMap<String, AttributeValue>;
+
+/// Attempts of a write that keeps colliding with concurrent transactions before giving up.
+const MAX_ATTEMPTS: u32 = 25;
+/// First and largest backoff between those attempts.
+const BACKOFF_START_MS: u64 = 4;
+const BACKOFF_CAP_MS: u64 = 200;
+/// How long `create_table_if_missing` waits for the table to become ACTIVE.
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Removed by an otherwise empty update: DynamoDB needs some update expression in a transaction
+/// and refuses to SET key attributes, while removing an attribute nobody writes is a no-op that
+/// still creates an absent item, as an empty update should.
+const NOOP_ATTRIBUTE: &str = "darasaNoop";
+
+/// The production table.
+#[derive(Debug, Clone)]
+pub struct DynamoTable {
+    client: Client,
+    table_name: String,
+}
+
+impl DynamoTable {
+    /// A client from the environment's AWS configuration. With an endpoint override (DynamoDB
+    /// Local) dummy credentials and `us-east-1` fill in whatever the environment lacks, so tests and
+    /// the local host need no AWS setup.
+    pub async fn connect(endpoint: Option<&str>, table_name: &str) -> Self {
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+            if !environment_has_credentials() {
+                config = config.credentials_provider(Credentials::new(
+                    "local", "local", None, None, "darasa-local",
+                ));
+            }
+            if sdk_config.region().is_none() {
+                config = config.region(Region::new("us-east-1"));
+            }
+        }
+        Self::new(Client::from_conf(config.build()), table_name)
+    }
+
+    pub fn new(client: Client, table_name: impl Into<String>) -> Self {
+        Self { client, table_name: table_name.into() }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Creates the table described by `schema` (tests, the local host) unless it exists, waits for
+    /// it to become ACTIVE and enables TTL on `expiresAt`. Safe to call on every start.
+    pub async fn create_table_if_missing(&self) -> StoreResult<()> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        };
+        let key = |name: &str, key_type: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .map_err(build_error)
+        };
+        let mut attributes = vec![attribute(PK)?, attribute(SK)?];
+        let mut indexes = Vec::new();
+        for index in Index::ALL {
+            attributes.push(attribute(index.attribute())?);
+            indexes.push(
+                LocalSecondaryIndex::builder()
+                    .index_name(index.name())
+                    .key_schema(key(PK, KeyType::Hash)?)
+                    .key_schema(key(index.attribute(), KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(build_error)?,
+            );
+        }
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(attributes))
+            .key_schema(key(PK, KeyType::Hash)?)
+            .key_schema(key(SK, KeyType::Range)?)
+            .set_local_secondary_indexes(Some(indexes))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), CreateTableError::ResourceInUseException(_)) => {}
+            Err(e) => return Err(unavailable("CreateTable", e)),
+        }
+        self.wait_until_active().await?;
+        self.enable_ttl().await
+    }
+
+    async fn wait_until_active(&self) -> StoreResult<()> {
+        let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_TIMEOUT;
+        loop {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table_name)
+                .send()
+                .await
+                .map_err(|e| unavailable("DescribeTable", e))?;
+            let status = described.table().and_then(|t| t.table_status());
+            if status == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "table {} is not ACTIVE after {TABLE_ACTIVE_TIMEOUT:?} (status {status:?})",
+                    self.table_name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn enable_ttl(&self) -> StoreResult<()> {
+        let described = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table_name)
+            .send()
+            .await
+            .map_err(|e| unavailable("DescribeTimeToLive", e))?;
+        let status = described.time_to_live_description().and_then(|d| d.time_to_live_status());
+        if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+            return Ok(());
+        }
+        let specification = TimeToLiveSpecification::builder()
+            .attribute_name(EXPIRES_AT)
+            .enabled(true)
+            .build()
+            .map_err(build_error)?;
+        match self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table_name)
+            .time_to_live_specification(specification)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // A concurrent caller enabled it between our describe and update.
+            Err(e) if e.message().is_some_and(|m| m.contains("already enabled")) => Ok(()),
+            Err(e) => Err(unavailable("UpdateTimeToLive", e)),
+        }
+    }
+
+    fn key_attributes(key: &Key) -> StoreResult<Attributes> {
+        let mut item = Item::new();
+        item.insert(PK.into(), Value::String(key.pk.clone()));
+        item.insert(SK.into(), Value::String(key.sk.clone()));
+        to_attributes(&item)
+    }
+
+    /// One transaction write in the SDK's shape.
+    fn transact_item(&self, write: &Write, now: i64) -> StoreResult<TransactWriteItem> {
+        let mut expr = Expressions::default();
+        let item = match write {
+            Write::Put { item, condition } => {
+                let condition = expr.optional_condition(condition.as_ref(), now)?;
+                let put = Put::builder()
+                    .table_name(&self.table_name)
+                    .set_item(Some(to_attributes(item)?))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().put(put)
+            }
+            Write::Update { key, update, condition } => {
+                let update_expression = expr.update(update)?;
+                let condition = expr.optional_condition(condition.as_ref(), now)?;
+                let update = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table_name)
+                    .set_key(Some(Self::key_attributes(key)?))
+                    .update_expression(update_expression)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().update(update)
+            }
+            Write::Delete { key, condition } => {
+                let condition = expr.optional_condition(condition.as_ref(), now)?;
+                let delete = Delete::builder()
+                    .table_name(&self.table_name)
+                    .set_key(Some(Self::key_attributes(key)?))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().delete(delete)
+            }
+            Write::Check { key, condition } => {
+                let condition = expr.condition(condition, now)?;
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table_name)
+                    .set_key(Some(Self::key_attributes(key)?))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().condition_check(check)
+            }
+        };
+        Ok(item.build())
+    }
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .set_key(Some(Self::key_attributes(key)?))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        let Some(attributes) = output.item else {
+            return Ok(None);
+        };
+        let item = from_attributes(attributes)?;
+        Ok((!is_expired(&item, now())).then_some(item))
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        let attributes = to_attributes(&item)?;
+        let mut expr = Expressions::default();
+        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        with_retries(|| async {
+            self.client
+                .put_item()
+                .table_name(&self.table_name)
+                .set_item(Some(attributes.clone()))
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify("PutItem", e))
+        })
+        .await
+    }
+
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        let key = Self::key_attributes(key)?;
+        let mut expr = Expressions::default();
+        let update_expression = expr.update(&update)?;
+        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        let attributes = with_retries(|| async {
+            self.client
+                .update_item()
+                .table_name(&self.table_name)
+                .set_key(Some(key.clone()))
+                .update_expression(update_expression.clone())
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await
+                .map(|output| output.attributes)
+                .map_err(|e| classify("UpdateItem", e))
+        })
+        .await?;
+        let attributes = attributes.ok_or_else(|| {
+            StoreError::Unavailable("UpdateItem returned no attributes for ALL_NEW".into())
+        })?;
+        from_attributes(attributes)
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        let key = Self::key_attributes(key)?;
+        let mut expr = Expressions::default();
+        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        with_retries(|| async {
+            self.client
+                .delete_item()
+                .table_name(&self.table_name)
+                .set_key(Some(key.clone()))
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify("DeleteItem", e))
+        })
+        .await
+    }
+
+    /// Keeps reading until the page is full or the partition is exhausted, so items dropped as
+    /// expired do not shorten pages (an empty page with a cursor would end a cascade early).
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        let sort_attribute = query.index.map_or(SK, Index::attribute);
+        let mut expr = Expressions::default();
+        let pk_name = expr.name(PK);
+        let pk_value = expr.value(&Value::String(query.pk.clone()))?;
+        let mut key_condition = format!("{pk_name} = {pk_value}");
+        if !query.prefix.is_empty() {
+            let sort_name = expr.name(sort_attribute);
+            let prefix = expr.value(&Value::String(query.prefix.clone()))?;
+            key_condition.push_str(&format!(" AND begins_with({sort_name}, {prefix})"));
+        }
+        let limit = query.limit.clamp(1, 1000);
+        let mut start = match &query.cursor {
+            Some(cursor) => {
+                check_cursor(cursor, query)?;
+                Some(to_attributes(&cursor.0)?)
+            }
+            None => None,
+        };
+        let mut items = Vec::new();
+        loop {
+            let remaining = i32::try_from(limit - items.len()).unwrap_or(1000);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table_name)
+                .set_index_name(query.index.map(|index| index.name().to_owned()))
+                .key_condition_expression(&key_condition)
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .consistent_read(true)
+                .scan_index_forward(!query.descending)
+                .limit(remaining)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            let now = now();
+            for attributes in output.items.unwrap_or_default() {
+                let item = from_attributes(attributes)?;
+                if !is_expired(&item, now) {
+                    items.push(item);
+                }
+            }
+            start = output.last_evaluated_key;
+            if items.len() >= limit || start.is_none() {
+                break;
+            }
+        }
+        let cursor = match start {
+            Some(last) => Some(Cursor(
+                serde_dynamo::from_item::<_, BTreeMap<String, String>>(last)
+                    .map_err(|e| StoreError::Mapping(format!("LastEvaluatedKey: {e}")))?,
+            )),
+            None => None,
+        };
+        Ok(Page { items, cursor })
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let now = now();
+        let items = writes
+            .iter()
+            .map(|write| self.transact_item(write, now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        with_retries(|| async {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => Err(classify_transaction(e)),
+            }
+        })
+        .await
+    }
+}
+
+/// Placeholders for one request's expressions: names as `#nN`, values as `:vN`, so no attribute
+/// name or value is ever spliced into expression text.
+#[derive(Default)]
+struct Expressions {
+    names: HashMap<String, String>,
+    values: Attributes,
+}
+
+impl Expressions {
+    fn name(&mut self, attribute: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, name)| *name == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: &Value) -> StoreResult<String> {
+        let placeholder = format!(":v{}", self.values.len());
+        let value = serde_dynamo::to_attribute_value(value)
+            .map_err(|e| StoreError::Mapping(e.to_string()))?;
+        self.values.insert(placeholder.clone(), value);
+        Ok(placeholder)
+    }
+
+    /// The request's names, `None` when there are none (DynamoDB rejects an empty map).
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<Attributes> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    fn optional_condition(
+        &mut self,
+        condition: Option<&Condition>,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        condition.map(|c| self.condition(c, now)).transpose()
+    }
+
+    /// A condition expression. Every clause treats an expired item as absent, as reads do.
+    /// Placeholders are created only for what the text uses: DynamoDB rejects unused ones.
+    fn condition(&mut self, condition: &Condition, now: i64) -> StoreResult<String> {
+        Ok(match condition {
+            Condition::Exists => {
+                let pk = self.name(PK);
+                format!("attribute_exists({pk}) AND {}", self.live(now)?)
+            }
+            Condition::NotExists => {
+                let pk = self.name(PK);
+                format!("attribute_not_exists({pk}) OR {}", self.expired(now)?)
+            }
+            Condition::Equals(attribute, value) => {
+                let name = self.name(attribute);
+                let value = self.value(value)?;
+                format!("{name} = {value} AND {}", self.live(now)?)
+            }
+            Condition::Below(attribute, bound) => {
+                let name = self.name(attribute);
+                let bound = self.value(&Value::from(*bound))?;
+                let expired = self.expired(now)?;
+                format!("attribute_not_exists({name}) OR {name} < {bound} OR {expired}")
+            }
+            Condition::AttributeAbsent(attribute) => {
+                let name = self.name(attribute);
+                format!("attribute_not_exists({name}) OR {}", self.expired(now)?)
+            }
+            Condition::All(parts) if parts.is_empty() => {
+                let pk = self.name(PK);
+                format!("attribute_exists({pk}) OR attribute_not_exists({pk})")
+            }
+            Condition::All(parts) => {
+                let parts = parts
+                    .iter()
+                    .map(|part| Ok(format!("({})", self.condition(part, now)?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                parts.join(" AND ")
+            }
+        })
+    }
+
+    /// The item has no TTL or it has not passed.
+    fn live(&mut self, now: i64) -> StoreResult<String> {
+        let expires = self.name(EXPIRES_AT);
+        let now = self.value(&Value::from(now))?;
+        Ok(format!("(attribute_not_exists({expires}) OR {expires} > {now})"))
+    }
+
+    /// The item's TTL has passed (false when it has none).
+    fn expired(&mut self, now: i64) -> StoreResult<String> {
+        let expires = self.name(EXPIRES_AT);
+        let now = self.value(&Value::from(now))?;
+        Ok(format!("{expires} <= {now}"))
+    }
+
+    /// `SET ... REMOVE ... ADD ...`; see `NOOP_ATTRIBUTE` for an empty update.
+    fn update(&mut self, update: &Update) -> StoreResult<String> {
+        let mut clauses = Vec::new();
+        let mut sets = Vec::new();
+        for (attribute, value) in &update.set {
+            if attribute == PK || attribute == SK {
+                continue;
+            }
+            let name = self.name(attribute);
+            let value = self.value(value)?;
+            sets.push(format!("{name} = {value}"));
+        }
+        if !sets.is_empty() {
+            clauses.push(format!("SET {}", sets.join(", ")));
+        }
+        let mut removes: Vec<String> = update.remove.iter().map(|a| self.name(a)).collect();
+        if update.remove.is_empty() && sets.is_empty() && update.add.is_empty() {
+            removes.push(self.name(NOOP_ATTRIBUTE));
+        }
+        if !removes.is_empty() {
+            clauses.push(format!("REMOVE {}", removes.join(", ")));
+        }
+        let mut adds = Vec::new();
+        for (attribute, by) in &update.add {
+            let name = self.name(attribute);
+            let by = self.value(&Value::from(*by))?;
+            adds.push(format!("{name} {by}"));
+        }
+        if !adds.is_empty() {
+            clauses.push(format!("ADD {}", adds.join(", ")));
+        }
+        Ok(clauses.join(" "))
+    }
+}
+
+/// How a failed request ends: for good, or worth another attempt.
+enum Failure {
+    Fatal(StoreError),
+    Retry(String),
+}
+
+/// Runs `attempt` until it succeeds or fails for good, backing off (jittered, exponential) between
+/// retries; a conflict that outlasts `MAX_ATTEMPTS` becomes `StoreError::Conflict`.
+async fn with_retries<T, F, Fut>(mut attempt: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    for number in 0..MAX_ATTEMPTS {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Fatal(error)) => return Err(error),
+            Err(Failure::Retry(reason)) => {
+                tracing::debug!(attempt = number, %reason, "retrying a conflicting write");
+                tokio::time::sleep(backoff(number)).await;
+            }
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_START_MS.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP_MS);
+    Duration::from_millis(rand::thread_rng().gen_range(ceiling / 2..=ceiling))
+}
+
+/// Error codes that mean "another writer got there first / slow down": safe to retry, since the
+/// request was not applied.
+fn is_retryable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "TransactionConflictException"
+            | "TransactionInProgressException"
+            | "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+    )
+}
+
+/// A single-item write's error.
+fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.code() {
+        Some("ConditionalCheckFailedException") => {
+            Failure::Fatal(StoreError::ConditionFailed { write: None })
+        }
+        Some(code) if is_retryable_code(code) => Failure::Retry(code.to_owned()),
+        _ => Failure::Fatal(unavailable(operation, error)),
+    }
+}
+
+/// A transaction's error: a failed condition names its write, conflicts and throttling retry.
+fn classify_transaction<R: std::fmt::Debug>(error: SdkError<TransactWriteItemsError, R>) -> Failure {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    {
+        let codes: Vec<&str> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code().unwrap_or("None"))
+            .collect();
+        if let Some(index) = codes.iter().position(|code| *code == "ConditionalCheckFailed") {
+            return Failure::Fatal(StoreError::ConditionFailed { write: Some(index) });
+        }
+        let retryable = |code: &&str| {
+            matches!(
+                *code,
+                "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+            )
+        };
+        if codes.iter().any(retryable) {
+            return Failure::Retry(format!("transaction cancelled: {codes:?}"));
+        }
+        return Failure::Fatal(StoreError::Unavailable(format!(
+            "TransactWriteItems cancelled ({codes:?}): {}",
+            DisplayErrorContext(&error)
+        )));
+    }
+    match error.code() {
+        Some(code) if is_retryable_code(code) => Failure::Retry(code.to_owned()),
+        _ => Failure::Fatal(unavailable("TransactWriteItems", error)),
+    }
+}
+
+/// A cursor positions a query only in its own partition and, for an index, on that index.
+fn check_cursor(cursor: &Cursor, query: &Query) -> StoreResult<()> {
+    let fits = cursor.0.get(PK) == Some(&query.pk)
+        && cursor.0.contains_key(SK)
+        && query.index.is_none_or(|index| cursor.0.contains_key(index.attribute()));
+    if fits {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable("the cursor was not issued for this query".into()))
+    }
+}
+
+fn environment_has_credentials() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn to_attributes<T: serde::Serialize>(value: &T) -> StoreResult<Attributes> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Mapping(e.to_string()))
+}
+
+fn from_attributes(attributes: Attributes) -> StoreResult<Item> {
+    serde_dynamo::from_item(attributes).map_err(|e| StoreError::Mapping(e.to_string()))
+}
+
+fn unavailable<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(format!("DynamoDB {operation} failed: {}", DisplayErrorContext(&error)))
+}
+
+fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(format!("invalid DynamoDB request: {error}"))
+}

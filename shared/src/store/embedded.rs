@@ -1,0 +1,420 @@
+//! Embedded adapter: the port on one redb file, so the local host runs with no server at all.
+//!
+//! Items are stored as JSON under a `(pk, sk)` tuple key, so a partition is one contiguous key
+//! range. Every write (and a whole transaction) is one redb write transaction; redb admits one
+//! writer at a time, which makes condition-then-write atomic, like DynamoDB's conditional writes.
+//! Index queries scan the partition and sort in memory: partitions are one user's data, small.
+//! Expired items (`expiresAt` passed) are invisible and count as absent; reads that meet them
+//! purge them afterwards.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde_json::Value;
+
+use super::{
+    Condition, Cursor, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
+    Update, Write, is_expired,
+};
+
+/// The one redb table: `(pk, sk)` -> the item as JSON.
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+
+type ItemsTable<'txn> = redb::Table<'txn, (&'static str, &'static str), &'static [u8]>;
+
+/// Transactions hold at most this many writes, as in DynamoDB.
+const MAX_TRANSACTION_WRITES: usize = 100;
+
+/// The local host's table: a redb database file.
+#[derive(Clone)]
+pub struct EmbeddedTable {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedTable").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedTable {
+    /// Opens (or creates, with its parent directories) the database file at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        })?;
+        // Create the table up front so read transactions always find it.
+        let txn = db.begin_write().map_err(unavailable)?;
+        txn.open_table(ITEMS).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs blocking redb work off the async runtime.
+    async fn blocking<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("embedded store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Table for EmbeddedTable {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        let key = key.clone();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(ITEMS).map_err(unavailable)?;
+            let stored = match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+                Some(bytes) => Some(decode(bytes.value())?),
+                None => None,
+            };
+            drop(table);
+            drop(txn);
+            match stored {
+                Some(item) if is_expired(&item, now()) => {
+                    purge(db, &[key]);
+                    Ok(None)
+                }
+                other => Ok(other),
+            }
+        })
+        .await
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.blocking(move |db| {
+            in_write(db, |table| apply(table, &Write::Put { item, condition }, now())).map(drop)
+        })
+        .await
+    }
+
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        let write = Write::Update { key: key.clone(), update, condition };
+        self.blocking(move |db| {
+            in_write(db, |table| apply(table, &write, now()))?.ok_or_else(|| {
+                StoreError::Unavailable("an update produced no item".into())
+            })
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        let write = Write::Delete { key: key.clone(), condition };
+        self.blocking(move |db| in_write(db, |table| apply(table, &write, now())).map(drop))
+            .await
+    }
+
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        let query = query.clone();
+        self.blocking(move |db| {
+            let now = now();
+            let mut live = Vec::new();
+            let mut expired = Vec::new();
+            {
+                let txn = db.begin_read().map_err(unavailable)?;
+                let table = txn.open_table(ITEMS).map_err(unavailable)?;
+                // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
+                let end = format!("{}\0", query.pk);
+                let range = table
+                    .range((query.pk.as_str(), "")..(end.as_str(), ""))
+                    .map_err(unavailable)?;
+                for entry in range {
+                    let (_, bytes) = entry.map_err(unavailable)?;
+                    let item = decode(bytes.value())?;
+                    if is_expired(&item, now) {
+                        expired.extend(Key::of(&item));
+                    } else {
+                        live.push(item);
+                    }
+                }
+            }
+            if !expired.is_empty() {
+                purge(db, &expired);
+            }
+            page(&query, live)
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        if writes.len() > MAX_TRANSACTION_WRITES {
+            return Err(StoreError::Unavailable(format!(
+                "a transaction holds at most {MAX_TRANSACTION_WRITES} writes, not {}",
+                writes.len()
+            )));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for write in &writes {
+            let key = write_key(write)?;
+            if !keys.insert(key) {
+                return Err(StoreError::Unavailable(
+                    "a transaction cannot write the same item twice".into(),
+                ));
+            }
+        }
+        self.blocking(move |db| {
+            in_write(db, |table| {
+                let now = now();
+                for (index, write) in writes.iter().enumerate() {
+                    apply(table, write, now).map_err(|e| match e {
+                        StoreError::ConditionFailed { .. } => {
+                            StoreError::ConditionFailed { write: Some(index) }
+                        }
+                        other => other,
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// Runs `work` in one write transaction: committed when it succeeds, rolled back otherwise.
+fn in_write<T>(db: &Database, work: impl FnOnce(&mut ItemsTable<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    let txn = db.begin_write().map_err(unavailable)?;
+    let result = {
+        let mut table = txn.open_table(ITEMS).map_err(unavailable)?;
+        work(&mut table)
+    };
+    match result {
+        Ok(value) => {
+            txn.commit().map_err(unavailable)?;
+            Ok(value)
+        }
+        Err(error) => {
+            txn.abort().map_err(unavailable)?;
+            Err(error)
+        }
+    }
+}
+
+/// Applies one write if its condition holds; returns the item an update leaves.
+fn apply(table: &mut ItemsTable<'_>, write: &Write, now: i64) -> StoreResult<Option<Item>> {
+    let key = write_key(write)?;
+    let current = load_live(table, &key, now)?;
+    let condition = match write {
+        Write::Put { condition, .. }
+        | Write::Update { condition, .. }
+        | Write::Delete { condition, .. } => condition.as_ref(),
+        Write::Check { condition, .. } => Some(condition),
+    };
+    if condition.is_some_and(|c| !holds(c, current.as_ref())) {
+        return Err(StoreError::ConditionFailed { write: None });
+    }
+    match write {
+        Write::Put { item, .. } => {
+            validate(item)?;
+            store(table, &key, item)?;
+            Ok(None)
+        }
+        Write::Update { update, .. } => {
+            let item = updated(current, &key, update)?;
+            store(table, &key, &item)?;
+            Ok(Some(item))
+        }
+        Write::Delete { .. } => {
+            table.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+            Ok(None)
+        }
+        Write::Check { .. } => Ok(None),
+    }
+}
+
+fn write_key(write: &Write) -> StoreResult<Key> {
+    match write {
+        Write::Put { item, .. } => Key::of(item)
+            .ok_or_else(|| StoreError::Unavailable("an item needs string pk and sk".into())),
+        Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => {
+            Ok(key.clone())
+        }
+    }
+}
+
+/// The stored item, unless absent or expired.
+fn load_live(table: &ItemsTable<'_>, key: &Key, now: i64) -> StoreResult<Option<Item>> {
+    let Some(bytes) = table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let item = decode(bytes.value())?;
+    Ok((!is_expired(&item, now)).then_some(item))
+}
+
+fn store(table: &mut ItemsTable<'_>, key: &Key, item: &Item) -> StoreResult<()> {
+    let bytes = serde_json::to_vec(item).map_err(|e| StoreError::Mapping(e.to_string()))?;
+    table
+        .insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The item after `update`, starting from `current` or, as DynamoDB does, from just the key.
+fn updated(current: Option<Item>, key: &Key, update: &Update) -> StoreResult<Item> {
+    let mut item = current.unwrap_or_else(|| {
+        let mut item = Item::new();
+        item.insert(PK.into(), Value::String(key.pk.clone()));
+        item.insert(SK.into(), Value::String(key.sk.clone()));
+        item
+    });
+    for (attribute, value) in &update.set {
+        if attribute != PK && attribute != SK {
+            item.insert(attribute.clone(), value.clone());
+        }
+    }
+    for attribute in &update.remove {
+        item.remove(attribute);
+    }
+    for (attribute, by) in &update.add {
+        let sum = match item.get(attribute) {
+            None => Value::from(*by),
+            Some(value) => {
+                if let Some(n) = value.as_i64() {
+                    n.checked_add(*by).map(Value::from).ok_or_else(|| {
+                        StoreError::Unavailable(format!("ADD overflows {attribute}"))
+                    })?
+                } else if let Some(n) = value.as_f64() {
+                    Value::from(n + *by as f64)
+                } else {
+                    return Err(StoreError::Unavailable(format!(
+                        "ADD on {attribute}, which is not a number"
+                    )));
+                }
+            }
+        };
+        item.insert(attribute.clone(), sum);
+    }
+    validate(&item)?;
+    Ok(item)
+}
+
+/// What DynamoDB would refuse: index sort keys must be non-empty strings.
+fn validate(item: &Item) -> StoreResult<()> {
+    for index in Index::ALL {
+        match item.get(index.attribute()) {
+            None => {}
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "{} must be a non-empty string",
+                    index.attribute()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates a condition against the live item (`None`: absent or expired).
+fn holds(condition: &Condition, item: Option<&Item>) -> bool {
+    match condition {
+        Condition::Exists => item.is_some(),
+        Condition::NotExists => item.is_none(),
+        Condition::Equals(attribute, expected) => item
+            .and_then(|item| item.get(attribute))
+            .is_some_and(|actual| same_value(actual, expected)),
+        Condition::Below(attribute, bound) => match item.and_then(|item| item.get(attribute)) {
+            None => true,
+            Some(value) => match value.as_i64() {
+                Some(n) => n < *bound,
+                None => value.as_f64().is_some_and(|n| n < *bound as f64),
+            },
+        },
+        Condition::AttributeAbsent(attribute) => {
+            item.is_none_or(|item| !item.contains_key(attribute))
+        }
+        Condition::All(parts) => parts.iter().all(|part| holds(part, item)),
+    }
+}
+
+/// Equality as DynamoDB sees it: numbers by value (`1` equals `1.0`), everything else exactly.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        _ => a == b,
+    }
+}
+
+/// One page of `live` (a partition's unexpired items, in `sk` order) for `query`.
+fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
+    let attribute = query.index.map_or(SK, Index::attribute);
+    let mut rows: Vec<(String, String, Item)> = live
+        .into_iter()
+        .filter_map(|item| {
+            let sort = item.get(attribute)?.as_str()?.to_owned();
+            let sk = item.get(SK)?.as_str()?.to_owned();
+            sort.starts_with(&query.prefix).then_some((sort, sk, item))
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    if query.descending {
+        rows.reverse();
+    }
+    if let Some(cursor) = &query.cursor {
+        let position = cursor_position(cursor, query)?;
+        let wanted = if query.descending { Ordering::Less } else { Ordering::Greater };
+        rows.retain(|(sort, sk, _)| (sort.as_str(), sk.as_str()).cmp(&position) == wanted);
+    }
+    let limit = query.limit.clamp(1, 1000);
+    let more = rows.len() > limit;
+    let items: Vec<Item> = rows.into_iter().take(limit).map(|(_, _, item)| item).collect();
+    let cursor = if more { items.last().and_then(|last| Cursor::after_item(last, query.index)) } else { None };
+    Ok(Page { items, cursor })
+}
+
+/// Where a cursor points: (sort attribute, sk). It must belong to this partition and query.
+fn cursor_position<'c>(cursor: &'c Cursor, query: &Query) -> StoreResult<(&'c str, &'c str)> {
+    let attribute = query.index.map_or(SK, Index::attribute);
+    match (cursor.0.get(PK), cursor.0.get(attribute), cursor.0.get(SK)) {
+        (Some(pk), Some(sort), Some(sk)) if *pk == query.pk => Ok((sort.as_str(), sk.as_str())),
+        _ => Err(StoreError::Unavailable("the cursor was not issued for this query".into())),
+    }
+}
+
+/// Best effort: removes items that are still expired; a failure only delays their removal.
+fn purge(db: &Database, keys: &[Key]) {
+    let result = in_write(db, |table| {
+        let now = now();
+        for key in keys {
+            let expired = match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+                Some(bytes) => is_expired(&decode(bytes.value())?, now),
+                None => false,
+            };
+            if expired {
+                table.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(error) = result {
+        tracing::debug!(%error, "purging expired items failed; they stay invisible");
+    }
+}
+
+fn decode(bytes: &[u8]) -> StoreResult<Item> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Mapping(format!("stored item: {e}")))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("embedded store: {error}"))
+}

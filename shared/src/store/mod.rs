@@ -1,0 +1,274 @@
+//! The table port: the few item operations every resource is built on, and nothing that knows a
+//! resource. Two adapters implement it (`dynamo` for production, `embedded` for the local host) and
+//! one contract suite (`tests/tests/store_contract.rs`) holds them to the same semantics.
+//!
+//! Items are JSON objects (`serde_json::Map`) carrying their own `pk` and `sk` attributes; each
+//! resource module owns its keys and maps its structs to items with `to_item`/`from_item`.
+
+pub mod cascade;
+pub mod dynamo;
+pub mod embedded;
+pub mod schema;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub use schema::{EXPIRES_AT, Index, PK, SK};
+
+/// One stored item: attribute name -> value. Always holds `pk` and `sk`.
+pub type Item = Map<String, Value>;
+
+/// The shared handle every router and domain function takes.
+pub type SharedTable = Arc<dyn Table>;
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+
+    /// The key of a stored item, if it has one.
+    pub fn of(item: &Item) -> Option<Self> {
+        Some(Self::new(item.get(PK)?.as_str()?, item.get(SK)?.as_str()?))
+    }
+}
+
+/// A guard on a write. Evaluated atomically with the write it guards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The item exists (and has not expired).
+    Exists,
+    /// The item does not exist, or exists but has expired (`expiresAt` in the past).
+    NotExists,
+    /// The attribute exists and equals the value.
+    Equals(String, Value),
+    /// The attribute is absent or numerically below the bound: a counter with a limit.
+    Below(String, i64),
+    /// The attribute is absent (or the whole item is).
+    AttributeAbsent(String),
+    /// Every condition holds.
+    All(Vec<Condition>),
+}
+
+impl Condition {
+    pub fn equals(attribute: &str, value: impl Into<Value>) -> Self {
+        Self::Equals(attribute.to_owned(), value.into())
+    }
+}
+
+/// Changes to one item. Updating an absent item creates it (as DynamoDB's UpdateItem does), so
+/// guard with `Condition::Exists` when that is not wanted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Update {
+    /// Attributes to set to these values.
+    pub set: Item,
+    /// Attributes to remove.
+    pub remove: Vec<String>,
+    /// Numeric attributes to add to (an absent attribute counts as 0).
+    pub add: Vec<(String, i64)>,
+}
+
+impl Update {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn set(mut self, attribute: &str, value: impl Into<Value>) -> Self {
+        self.set.insert(attribute.to_owned(), value.into());
+        self
+    }
+
+    pub fn remove(mut self, attribute: &str) -> Self {
+        self.remove.push(attribute.to_owned());
+        self
+    }
+
+    pub fn add(mut self, attribute: &str, by: i64) -> Self {
+        self.add.push((attribute.to_owned(), by));
+        self
+    }
+}
+
+/// One write inside a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put { item: Item, condition: Option<Condition> },
+    Update { key: Key, update: Update, condition: Option<Condition> },
+    Delete { key: Key, condition: Option<Condition> },
+    /// Writes nothing; fails the transaction unless the condition holds.
+    Check { key: Key, condition: Condition },
+}
+
+/// A read of one partition, ordered by the primary sort key or by a local secondary index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub pk: String,
+    /// `None`: the primary sort key. Otherwise items lacking the index attribute are skipped.
+    pub index: Option<Index>,
+    /// Only items whose (index) sort key starts with this.
+    pub prefix: String,
+    /// Newest/largest first.
+    pub descending: bool,
+    /// At most this many items per page (1..=1000).
+    pub limit: usize,
+    /// Where the previous page stopped (`Page::cursor`).
+    pub cursor: Option<Cursor>,
+}
+
+impl Query {
+    pub fn new(pk: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            index: None,
+            prefix: prefix.into(),
+            descending: false,
+            limit: 100,
+            cursor: None,
+        }
+    }
+
+    pub fn index(mut self, index: Index) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    pub fn after(mut self, cursor: Option<Cursor>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present when more items may follow.
+    pub cursor: Option<Cursor>,
+}
+
+/// The position after the last item of a page: that item's key attributes (`pk`, `sk` and the
+/// index attribute when querying an index). Opaque to clients as base64url JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(pub std::collections::BTreeMap<String, String>);
+
+impl Cursor {
+    /// The cursor of `item` for a query over `index`.
+    pub fn after_item(item: &Item, index: Option<Index>) -> Option<Self> {
+        let mut attributes = std::collections::BTreeMap::new();
+        let names = [Some(PK), Some(SK), index.map(Index::attribute)];
+        for name in names.into_iter().flatten() {
+            attributes.insert(name.to_owned(), item.get(name)?.as_str()?.to_owned());
+        }
+        Some(Self(attributes))
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&self.0).unwrap_or_default())
+    }
+
+    /// Decodes a client-supplied cursor; `None` when it is not one we issued for this partition,
+    /// so a cursor can never move a query into another user's data.
+    pub fn decode(text: &str, pk: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let attributes: std::collections::BTreeMap<String, String> =
+            serde_json::from_slice(&bytes).ok()?;
+        let known = |name: &str| {
+            name == PK || name == SK || Index::ALL.iter().any(|i| i.attribute() == name)
+        };
+        if attributes.get(PK).map(String::as_str) != Some(pk)
+            || !attributes.contains_key(SK)
+            || !attributes.keys().all(|k| known(k))
+        {
+            return None;
+        }
+        Some(Self(attributes))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A write's condition did not hold; for a transaction, `write` is the index of the first
+    /// write whose condition failed, when the backend says so.
+    #[error("condition failed (write {write:?})")]
+    ConditionFailed { write: Option<usize> },
+    /// Concurrent transactions kept colliding after bounded retries.
+    #[error("transaction conflict persisted after retries")]
+    Conflict,
+    /// The backend could not be reached or refused the request.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item could not be mapped to or from its type.
+    #[error("item mapping failed: {0}")]
+    Mapping(String),
+}
+
+impl StoreError {
+    pub fn is_condition_failed(&self) -> bool {
+        matches!(self, Self::ConditionFailed { .. })
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The port. Reads are strongly consistent; items whose `expiresAt` (epoch seconds) has passed are
+/// never returned, whether or not the backend has removed them yet.
+#[async_trait]
+pub trait Table: Send + Sync + 'static {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()>;
+    /// Applies the update and returns the item as it is afterwards.
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item>;
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()>;
+    async fn query(&self, query: &Query) -> StoreResult<Page>;
+    /// All writes or none (at most 100, each on a different item).
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()>;
+}
+
+/// A struct as an item under `key` (its fields become attributes beside `pk` and `sk`).
+pub fn to_item<T: Serialize>(key: &Key, value: &T) -> StoreResult<Item> {
+    let Value::Object(mut item) =
+        serde_json::to_value(value).map_err(|e| StoreError::Mapping(e.to_string()))?
+    else {
+        return Err(StoreError::Mapping("an item must serialize to an object".into()));
+    };
+    item.insert(PK.into(), Value::String(key.pk.clone()));
+    item.insert(SK.into(), Value::String(key.sk.clone()));
+    Ok(item)
+}
+
+/// An item as a struct; key and index attributes are ignored unless the struct names them.
+pub fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    serde_json::from_value(Value::Object(item)).map_err(|e| StoreError::Mapping(e.to_string()))
+}
+
+/// Seconds since the Unix epoch, as stored in `expiresAt`.
+pub fn epoch_seconds(at: time::OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+/// Whether an item's TTL has passed at `now` (epoch seconds).
+pub fn is_expired(item: &Item, now: i64) -> bool {
+    item.get(EXPIRES_AT).and_then(Value::as_i64).is_some_and(|at| at <= now)
+}

@@ -1,0 +1,1 @@
+//! Being written by the auth helper.

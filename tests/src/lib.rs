@@ -1,0 +1,5 @@
+//! Test support shared by the end-to-end tests: real local servers and wire-format fakes.
+
+pub mod app;
+pub mod clerk;
+pub mod dynamodb;
