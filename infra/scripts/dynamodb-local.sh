@@ -26,8 +26,10 @@ ddb_start() {
   local jar port
   jar="$(ddb_jar)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
-    -inMemory -sharedDb -port "$port" >"${TMPDIR:-/tmp}/darasa-dynamodb-local.log" 2>&1 &
+  # It writes a metadata file into its working directory: keep that out of the clone.
+  DDB_WORKDIR="$(mktemp -d)"
+  (cd "$DDB_WORKDIR" && exec java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
+    -inMemory -sharedDb -port "$port" >"$DDB_WORKDIR/dynamodb-local.log" 2>&1) &
   DDB_PID=$!
   export DDB_PID
   export DARASA_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
@@ -43,7 +45,7 @@ ddb_start() {
     sleep 0.5
   done
   echo "DynamoDB Local did not start; its log:" >&2
-  cat "${TMPDIR:-/tmp}/darasa-dynamodb-local.log" >&2
+  cat "$DDB_WORKDIR/dynamodb-local.log" >&2
   return 1
 }
 
@@ -53,4 +55,6 @@ ddb_stop() {
     wait "$DDB_PID" 2>/dev/null || true
     DDB_PID=""
   fi
+  [ -n "${DDB_WORKDIR:-}" ] && rm -rf "$DDB_WORKDIR"
+  return 0
 }

@@ -50,9 +50,12 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// Builds one function's routes.
+pub type RouterFn = fn() -> Router<AppState>;
+
 /// Every function by its binary name, with its router: the local host serves them all,
 /// `darasa-local invoke` runs one, and the event tests walk them.
-pub const FUNCTIONS: &[(&str, fn() -> Router<AppState>)] =
+pub const FUNCTIONS: &[(&str, RouterFn)] =
     &[("job-infos", crate::job_infos::router), ("me", crate::users::router)];
 
 /// The router of the function named `name`.

@@ -35,8 +35,7 @@ pub struct TempDirGuard {
 impl TempDirGuard {
     pub fn new(prefix: &str) -> Self {
         let path = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         Self { path }
     }
 
@@ -55,7 +54,7 @@ impl Drop for TempDirGuard {
 pub fn embedded_table() -> (EmbeddedTable, TempDirGuard) {
     let dir = TempDirGuard::new("darasa-store");
     let path = dir.path().join("store").join("darasa.redb");
-    let table = EmbeddedTable::open(&path)
-        .unwrap_or_else(|e| panic!("opening {} failed: {e}", path.display()));
+    let table =
+        EmbeddedTable::open(&path).unwrap_or_else(|e| panic!("opening {} failed: {e}", path.display()));
     (table, dir)
 }

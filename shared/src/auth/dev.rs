@@ -53,7 +53,9 @@ impl DevIssuer {
         let issuer = issuer.into();
         let path = dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(pem) => return Self::from_private_pem(&pem, issuer).map_err(|error| invalid_data(&path, error)),
+            Ok(pem) => {
+                return Self::from_private_pem(&pem, issuer).map_err(|error| invalid_data(&path, error));
+            }
             Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
             Err(_) => {}
         }
@@ -158,7 +160,11 @@ impl DevIssuer {
 
     /// Issuer plus this key as a PEM: no JWKS round trip, no authorized parties.
     pub fn auth_config(&self) -> AuthConfig {
-        AuthConfig { issuer: self.issuer.clone(), keys: KeySource::Pem(self.public_pem()), authorized_parties: Vec::new() }
+        AuthConfig {
+            issuer: self.issuer.clone(),
+            keys: KeySource::Pem(self.public_pem()),
+            authorized_parties: Vec::new(),
+        }
     }
 }
 
@@ -208,7 +214,8 @@ mod tests {
 
         let now = 1_767_225_600;
         let token = first.mint("user_dev", &["5_questions", "o:team"], 60, now);
-        let verifier = Verifier::new(again.auth_config(), reqwest::Client::new(), Arc::new(Fixed(now))).unwrap();
+        let verifier =
+            Verifier::new(again.auth_config(), reqwest::Client::new(), Arc::new(Fixed(now))).unwrap();
         let session = verifier.verify(&token).await.unwrap();
         assert_eq!(session.user_id, "user_dev");
         assert!(session.features.has("5_questions") && session.features.has("team"));

@@ -63,7 +63,12 @@ struct JwkSet {
 }
 
 impl JwksCache {
-    pub(crate) fn new(url: String, bearer: Option<String>, http: reqwest::Client, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        url: String,
+        bearer: Option<String>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             url,
             bearer,
@@ -89,7 +94,7 @@ impl JwksCache {
         match (fetch, cached) {
             (false, Some(key)) => return Ok(key),
             (false, None) => return Err(self.missing()),
-            (true, Some(key)) => {
+            (true, Some(_)) => {
                 // Stale but known: one caller refreshes; the others answer from the cache instead
                 // of queueing behind Clerk.
                 if let Ok(_guard) = self.refresh.try_lock() {
@@ -98,7 +103,6 @@ impl JwksCache {
                         self.refresh_now().await;
                     }
                 }
-                return Ok(self.read().keys.get(kid).cloned().unwrap_or(key));
             }
             (true, None) => {
                 let _guard = self.refresh.lock().await;
@@ -109,7 +113,9 @@ impl JwksCache {
                 }
             }
         }
-        self.read().keys.get(kid).cloned().ok_or_else(|| self.missing())
+        // Only a successful fetch replaces the map, so a kid missing now was retired by Clerk.
+        let key = self.read().keys.get(kid).cloned();
+        key.ok_or_else(|| self.missing())
     }
 
     /// The error for a `kid` we do not have: unknown if we have a key set, else unavailable.
@@ -150,7 +156,8 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
-        let mut request = self.http.get(&self.url).timeout(FETCH_TIMEOUT).header("Accept", "application/json");
+        let mut request =
+            self.http.get(&self.url).timeout(FETCH_TIMEOUT).header("Accept", "application/json");
         if let Some(bearer) = &self.bearer {
             request = request.bearer_auth(bearer);
         }

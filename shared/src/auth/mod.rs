@@ -164,10 +164,13 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
             .field("authorized_parties", &self.authorized_parties)
-            .field("keys", &match self.keys {
-                Keys::Static(_) => "pem",
-                Keys::Jwks(_) => "jwks",
-            })
+            .field(
+                "keys",
+                &match self.keys {
+                    Keys::Static(_) => "pem",
+                    Keys::Jwks(_) => "jwks",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -211,7 +214,9 @@ impl Verifier {
     pub fn new(config: AuthConfig, http: reqwest::Client, clock: Arc<dyn Clock>) -> Result<Self, AuthError> {
         let keys = match config.keys {
             KeySource::Pem(pem) => Keys::Static(decoding_key_from_pem(&pem)?),
-            KeySource::Jwks { url, bearer } => Keys::Jwks(jwks::JwksCache::new(url, bearer, http, clock.clone())),
+            KeySource::Jwks { url, bearer } => {
+                Keys::Jwks(jwks::JwksCache::new(url, bearer, http, clock.clone()))
+            }
         };
         Ok(Self {
             issuer: config.issuer,
@@ -241,7 +246,8 @@ impl Verifier {
         let claims = match &self.keys {
             Keys::Static(key) => decode_claims(token, key)?,
             Keys::Jwks(cache) => {
-                let kid = header.kid.as_deref().filter(|kid| !kid.is_empty()).ok_or(AuthError::MissingKeyId)?;
+                let kid =
+                    header.kid.as_deref().filter(|kid| !kid.is_empty()).ok_or(AuthError::MissingKeyId)?;
                 let key = cache.key(kid).await?;
                 decode_claims(token, &key)?
             }
@@ -404,10 +410,8 @@ mod tests {
 
     #[test]
     fn session_cookie_among_others() {
-        let map = headers(&[
-            (COOKIE, "theme=dark; __session_abc=nope"),
-            (COOKIE, "a=1;__session=tok.en.sig; b=2"),
-        ]);
+        let map =
+            headers(&[(COOKIE, "theme=dark; __session_abc=nope"), (COOKIE, "a=1;__session=tok.en.sig; b=2")]);
         assert_eq!(token_from_headers(&map), Some("tok.en.sig"));
         let map = headers(&[(AUTHORIZATION, "Basic dXNlcg=="), (COOKIE, "x__session=no; __session=")]);
         assert_eq!(token_from_headers(&map), None);
@@ -427,12 +431,18 @@ mod tests {
         assert!(decoding_key_from_pem(&pem).is_ok());
         assert!(decoding_key_from_pem(&pem.replace('\n', "\\n")).is_ok());
         assert!(decoding_key_from_pem(&pem.replace('\n', "")).is_ok());
-        assert!(matches!(decoding_key_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"), Err(AuthError::KeyConfig(_))));
+        assert!(matches!(
+            decoding_key_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+            Err(AuthError::KeyConfig(_))
+        ));
     }
 
     #[test]
     fn unavailable_keys_are_a_503_not_a_401() {
-        assert_eq!(ApiError::from(AuthError::KeysUnavailable).status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::from(AuthError::KeysUnavailable).status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(ApiError::from(AuthError::Expired).code(), "UNAUTHENTICATED");
     }
 }

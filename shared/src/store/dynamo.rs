@@ -3,9 +3,10 @@
 //! Semantics shared with the embedded adapter (the contract suite checks both):
 //! - reads are strongly consistent, also on the local secondary indexes;
 //! - an item whose `expiresAt` has passed counts as absent: reads drop it and every condition
-//!   treats it as missing, because DynamoDB deletes expired items only lazily. (An update of such
-//!   an item still starts from its old attributes here, while the embedded adapter starts afresh;
-//!   resources give TTL items fresh keys, so neither path relies on that.)
+//!   treats it as missing, because DynamoDB deletes expired items only lazily. One difference
+//!   remains: an update of an expired, not yet deleted item starts from its old attributes here,
+//!   while the embedded adapter starts afresh. So give TTL items fresh keys (one per window, say)
+//!   rather than reviving expired ones.
 //! - `Update::set` never touches `pk`/`sk`: the key already names them and DynamoDB refuses to
 //!   update key attributes.
 
@@ -21,17 +22,16 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use rand::Rng;
 use serde_json::Value;
 
 use super::{
-    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError,
-    StoreResult, Table, Update, Write, is_expired,
+    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
+    Update, Write, is_expired,
 };
 
 /// An item as the SDK carries it.
@@ -67,7 +67,11 @@ impl DynamoTable {
             config = config.endpoint_url(endpoint);
             if !environment_has_credentials() {
                 config = config.credentials_provider(Credentials::new(
-                    "local", "local", None, None, "darasa-local",
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "darasa-local",
                 ));
             }
             if sdk_config.region().is_none() {
@@ -96,11 +100,7 @@ impl DynamoTable {
                 .map_err(build_error)
         };
         let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .map_err(build_error)
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(build_error)
         };
         let mut attributes = vec![attribute(PK)?, attribute(SK)?];
         let mut indexes = Vec::new();
@@ -319,9 +319,8 @@ impl Table for DynamoTable {
                 .map_err(|e| classify("UpdateItem", e))
         })
         .await?;
-        let attributes = attributes.ok_or_else(|| {
-            StoreError::Unavailable("UpdateItem returned no attributes for ALL_NEW".into())
-        })?;
+        let attributes = attributes
+            .ok_or_else(|| StoreError::Unavailable("UpdateItem returned no attributes for ALL_NEW".into()))?;
         from_attributes(attributes)
     }
 
@@ -411,18 +410,19 @@ impl Table for DynamoTable {
             return Ok(());
         }
         let now = now();
-        let items = writes
-            .iter()
-            .map(|write| self.transact_item(write, now))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let items =
+            writes.iter().map(|write| self.transact_item(write, now)).collect::<StoreResult<Vec<_>>>()?;
         with_retries(|| async {
-            match self
+            let sent = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                // Makes the SDK's own resends of this attempt idempotent (a resent NotExists put
+                // must not fail on its own first delivery); a new attempt gets a new token.
+                .client_request_token(uuid::Uuid::now_v7().to_string())
                 .send()
-                .await
-            {
+                .await;
+            match sent {
                 Ok(_) => Ok(()),
                 Err(e) => Err(classify_transaction(e)),
             }
@@ -451,8 +451,8 @@ impl Expressions {
 
     fn value(&mut self, value: &Value) -> StoreResult<String> {
         let placeholder = format!(":v{}", self.values.len());
-        let value = serde_dynamo::to_attribute_value(value)
-            .map_err(|e| StoreError::Mapping(e.to_string()))?;
+        let value =
+            serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Mapping(e.to_string()))?;
         self.values.insert(placeholder.clone(), value);
         Ok(placeholder)
     }
@@ -466,11 +466,7 @@ impl Expressions {
         (!self.values.is_empty()).then(|| self.values.clone())
     }
 
-    fn optional_condition(
-        &mut self,
-        condition: Option<&Condition>,
-        now: i64,
-    ) -> StoreResult<Option<String>> {
+    fn optional_condition(&mut self, condition: Option<&Condition>, now: i64) -> StoreResult<Option<String>> {
         condition.map(|c| self.condition(c, now)).transpose()
     }
 
@@ -625,22 +621,14 @@ where
 
 /// A transaction's error: a failed condition names its write, conflicts and throttling retry.
 fn classify_transaction<R: std::fmt::Debug>(error: SdkError<TransactWriteItemsError, R>) -> Failure {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        error.as_service_error()
-    {
-        let codes: Vec<&str> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .map(|reason| reason.code().unwrap_or("None"))
-            .collect();
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() {
+        let codes: Vec<&str> =
+            cancelled.cancellation_reasons().iter().map(|reason| reason.code().unwrap_or("None")).collect();
         if let Some(index) = codes.iter().position(|code| *code == "ConditionalCheckFailed") {
             return Failure::Fatal(StoreError::ConditionFailed { write: Some(index) });
         }
         let retryable = |code: &&str| {
-            matches!(
-                *code,
-                "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
-            )
+            matches!(*code, "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
         };
         if codes.iter().any(retryable) {
             return Failure::Retry(format!("transaction cancelled: {codes:?}"));
@@ -696,4 +684,96 @@ where
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Unavailable(format!("invalid DynamoDB request: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    use super::*;
+
+    fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, ()> {
+        let mut exception = TransactionCanceledException::builder().message("cancelled");
+        for code in codes {
+            exception = exception.cancellation_reasons(CancellationReason::builder().code(*code).build());
+        }
+        SdkError::service_error(TransactWriteItemsError::TransactionCanceledException(exception.build()), ())
+    }
+
+    #[test]
+    fn cancellation_reasons_decide_the_outcome() {
+        let failed = classify_transaction(cancelled(&["None", "ConditionalCheckFailed"]));
+        assert!(matches!(failed, Failure::Fatal(StoreError::ConditionFailed { write: Some(1) })));
+        let both = classify_transaction(cancelled(&["TransactionConflict", "ConditionalCheckFailed"]));
+        assert!(matches!(both, Failure::Fatal(StoreError::ConditionFailed { write: Some(1) })));
+        let conflict = classify_transaction(cancelled(&["None", "TransactionConflict"]));
+        assert!(matches!(conflict, Failure::Retry(_)));
+        let throttled = classify_transaction(cancelled(&["ThrottlingError", "None"]));
+        assert!(matches!(throttled, Failure::Retry(_)));
+        let invalid = classify_transaction(cancelled(&["ValidationError"]));
+        assert!(matches!(invalid, Failure::Fatal(StoreError::Unavailable(_))));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_bounded() {
+        for attempt in 0..MAX_ATTEMPTS {
+            let delay = u64::try_from(backoff(attempt).as_millis()).unwrap();
+            let ceiling = (BACKOFF_START_MS << attempt.min(16)).min(BACKOFF_CAP_MS);
+            assert!((ceiling / 2..=ceiling).contains(&delay), "attempt {attempt}: {delay} ms");
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_until_success_and_stops_on_a_fatal_error() {
+        let mut calls = 0;
+        let result = with_retries(|| {
+            calls += 1;
+            let outcome = if calls < 3 { Err(Failure::Retry("conflict".into())) } else { Ok(calls) };
+            async move { outcome }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 3);
+
+        let mut calls = 0;
+        let result: StoreResult<()> = with_retries(|| {
+            calls += 1;
+            async { Err(Failure::Fatal(StoreError::ConditionFailed { write: None })) }
+        })
+        .await;
+        assert!(result.unwrap_err().is_condition_failed());
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn expressions_use_placeholders_only() {
+        let mut expr = Expressions::default();
+        let condition = Condition::All(vec![
+            Condition::Exists,
+            Condition::equals("version", 3),
+            Condition::Below("questions".into(), 5),
+            Condition::AttributeAbsent("deletedAt".into()),
+        ]);
+        let text = expr.condition(&condition, 1_000).unwrap();
+        for word in ["version", "questions", "deletedAt", "expiresAt", "1000"] {
+            assert!(!text.contains(word), "{word} inlined in {text}");
+        }
+        let names = expr.names().unwrap();
+        let values = expr.values().unwrap();
+        // Every placeholder defined is used, as DynamoDB requires.
+        for placeholder in names.keys().chain(values.keys()) {
+            assert!(text.contains(placeholder.as_str()), "{placeholder} unused in {text}");
+        }
+        assert_eq!(names.len(), 5);
+
+        let mut expr = Expressions::default();
+        let update = Update::new().set("pk", "ignored").set("title", "t").remove("old").add("version", 1);
+        assert_eq!(expr.update(&update).unwrap(), "SET #n0 = :v0 REMOVE #n1 ADD #n2 :v1");
+        assert_eq!(expr.names().unwrap().len(), 3);
+
+        let mut expr = Expressions::default();
+        assert_eq!(expr.update(&Update::new()).unwrap(), "REMOVE #n0");
+        assert_eq!(expr.names().unwrap()["#n0"], NOOP_ATTRIBUTE);
+        assert!(expr.values().is_none());
+    }
 }

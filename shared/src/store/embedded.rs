@@ -16,8 +16,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
 use super::{
-    Condition, Cursor, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
-    Update, Write, is_expired,
+    Condition, Cursor, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table, Update, Write,
+    is_expired,
 };
 
 /// The one redb table: `(pk, sk)` -> the item as JSON.
@@ -44,13 +44,11 @@ impl EmbeddedTable {
     /// Opens (or creates, with its parent directories) the database file at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let db = Database::create(path).map_err(|e| {
-            StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
-        })?;
+        let db = Database::create(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         // Create the table up front so read transactions always find it.
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ITEMS).map_err(unavailable)?;
@@ -105,17 +103,15 @@ impl Table for EmbeddedTable {
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
         let write = Write::Update { key: key.clone(), update, condition };
         self.blocking(move |db| {
-            in_write(db, |table| apply(table, &write, now()))?.ok_or_else(|| {
-                StoreError::Unavailable("an update produced no item".into())
-            })
+            in_write(db, |table| apply(table, &write, now()))?
+                .ok_or_else(|| StoreError::Unavailable("an update produced no item".into()))
         })
         .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
         let write = Write::Delete { key: key.clone(), condition };
-        self.blocking(move |db| in_write(db, |table| apply(table, &write, now())).map(drop))
-            .await
+        self.blocking(move |db| in_write(db, |table| apply(table, &write, now())).map(drop)).await
     }
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
@@ -129,9 +125,7 @@ impl Table for EmbeddedTable {
                 let table = txn.open_table(ITEMS).map_err(unavailable)?;
                 // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
                 let end = format!("{}\0", query.pk);
-                let range = table
-                    .range((query.pk.as_str(), "")..(end.as_str(), ""))
-                    .map_err(unavailable)?;
+                let range = table.range((query.pk.as_str(), "")..(end.as_str(), "")).map_err(unavailable)?;
                 for entry in range {
                     let (_, bytes) = entry.map_err(unavailable)?;
                     let item = decode(bytes.value())?;
@@ -161,9 +155,7 @@ impl Table for EmbeddedTable {
         for write in &writes {
             let key = write_key(write)?;
             if !keys.insert(key) {
-                return Err(StoreError::Unavailable(
-                    "a transaction cannot write the same item twice".into(),
-                ));
+                return Err(StoreError::Unavailable("a transaction cannot write the same item twice".into()));
             }
         }
         self.blocking(move |db| {
@@ -208,9 +200,9 @@ fn apply(table: &mut ItemsTable<'_>, write: &Write, now: i64) -> StoreResult<Opt
     let key = write_key(write)?;
     let current = load_live(table, &key, now)?;
     let condition = match write {
-        Write::Put { condition, .. }
-        | Write::Update { condition, .. }
-        | Write::Delete { condition, .. } => condition.as_ref(),
+        Write::Put { condition, .. } | Write::Update { condition, .. } | Write::Delete { condition, .. } => {
+            condition.as_ref()
+        }
         Write::Check { condition, .. } => Some(condition),
     };
     if condition.is_some_and(|c| !holds(c, current.as_ref())) {
@@ -237,11 +229,10 @@ fn apply(table: &mut ItemsTable<'_>, write: &Write, now: i64) -> StoreResult<Opt
 
 fn write_key(write: &Write) -> StoreResult<Key> {
     match write {
-        Write::Put { item, .. } => Key::of(item)
-            .ok_or_else(|| StoreError::Unavailable("an item needs string pk and sk".into())),
-        Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => {
-            Ok(key.clone())
+        Write::Put { item, .. } => {
+            Key::of(item).ok_or_else(|| StoreError::Unavailable("an item needs string pk and sk".into()))
         }
+        Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => Ok(key.clone()),
     }
 }
 
@@ -256,9 +247,7 @@ fn load_live(table: &ItemsTable<'_>, key: &Key, now: i64) -> StoreResult<Option<
 
 fn store(table: &mut ItemsTable<'_>, key: &Key, item: &Item) -> StoreResult<()> {
     let bytes = serde_json::to_vec(item).map_err(|e| StoreError::Mapping(e.to_string()))?;
-    table
-        .insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
-        .map_err(unavailable)?;
+    table.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
     Ok(())
 }
 
@@ -283,9 +272,9 @@ fn updated(current: Option<Item>, key: &Key, update: &Update) -> StoreResult<Ite
             None => Value::from(*by),
             Some(value) => {
                 if let Some(n) = value.as_i64() {
-                    n.checked_add(*by).map(Value::from).ok_or_else(|| {
-                        StoreError::Unavailable(format!("ADD overflows {attribute}"))
-                    })?
+                    n.checked_add(*by)
+                        .map(Value::from)
+                        .ok_or_else(|| StoreError::Unavailable(format!("ADD overflows {attribute}")))?
                 } else if let Some(n) = value.as_f64() {
                     Value::from(n + *by as f64)
                 } else {
@@ -323,9 +312,9 @@ fn holds(condition: &Condition, item: Option<&Item>) -> bool {
     match condition {
         Condition::Exists => item.is_some(),
         Condition::NotExists => item.is_none(),
-        Condition::Equals(attribute, expected) => item
-            .and_then(|item| item.get(attribute))
-            .is_some_and(|actual| same_value(actual, expected)),
+        Condition::Equals(attribute, expected) => {
+            item.and_then(|item| item.get(attribute)).is_some_and(|actual| same_value(actual, expected))
+        }
         Condition::Below(attribute, bound) => match item.and_then(|item| item.get(attribute)) {
             None => true,
             Some(value) => match value.as_i64() {
@@ -333,9 +322,7 @@ fn holds(condition: &Condition, item: Option<&Item>) -> bool {
                 None => value.as_f64().is_some_and(|n| n < *bound as f64),
             },
         },
-        Condition::AttributeAbsent(attribute) => {
-            item.is_none_or(|item| !item.contains_key(attribute))
-        }
+        Condition::AttributeAbsent(attribute) => item.is_none_or(|item| !item.contains_key(attribute)),
         Condition::All(parts) => parts.iter().all(|part| holds(part, item)),
     }
 }
@@ -374,7 +361,8 @@ fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     let limit = query.limit.clamp(1, 1000);
     let more = rows.len() > limit;
     let items: Vec<Item> = rows.into_iter().take(limit).map(|(_, _, item)| item).collect();
-    let cursor = if more { items.last().and_then(|last| Cursor::after_item(last, query.index)) } else { None };
+    let cursor =
+        if more { items.last().and_then(|last| Cursor::after_item(last, query.index)) } else { None };
     Ok(Page { items, cursor })
 }
 

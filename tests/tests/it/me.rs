@@ -105,11 +105,12 @@ impl Table for BrokenTable {
 
 #[tokio::test]
 async fn server_errors_carry_a_request_id_and_no_internals() {
-    let secret = "dynamodb://internal-host:8000 AccessDenied arn:aws:iam::123";
-    for (make, status) in [
-        (|| StoreError::Unavailable("dynamodb://internal-host:8000 AccessDenied arn:aws:iam::123".into()), 503),
-        (|| StoreError::Mapping("dynamodb://internal-host:8000 AccessDenied arn:aws:iam::123".into()), 500),
-    ] {
+    const SECRET: &str = "dynamodb://internal-host:8000 AccessDenied arn:aws:iam::123";
+    let failures: [(fn() -> StoreError, u16); 2] = [
+        (|| StoreError::Unavailable(SECRET.into()), 503),
+        (|| StoreError::Mapping(SECRET.into()), 500),
+    ];
+    for (make, status) in failures {
         let table: SharedTable = Arc::new(BrokenTable(make));
         let app = TestApp::with_table(table, None);
         let token = app.token(USER, &[]);
@@ -118,7 +119,7 @@ async fn server_errors_carry_a_request_id_and_no_internals() {
         assert_eq!(response.header("content-type"), Some("application/problem+json"));
         let text = String::from_utf8_lossy(&response.body).to_string();
         assert!(!text.contains("internal-host") && !text.contains("arn:aws"), "leaked: {text}");
-        assert!(!text.contains(secret));
+        assert!(!text.contains(SECRET));
         let request_id = response.json()["requestId"].as_str().expect("a request id").to_owned();
         assert_eq!(response.header("x-request-id"), Some(request_id.as_str()));
     }
