@@ -69,7 +69,10 @@ pub fn logical_id(function: &str) -> String {
         .split('-')
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
     id.push_str("Function");

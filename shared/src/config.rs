@@ -37,10 +37,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
         Ok(Self {
-            table: table_from(&vars)?.ok_or(ConfigError::Missing(
-                "TABLE_NAME",
-                "name the DynamoDB table the functions use",
-            ))?,
+            table: table_from(&vars)?
+                .ok_or(ConfigError::Missing("TABLE_NAME", "name the DynamoDB table the functions use"))?,
             auth: auth_from(&vars)?.ok_or(ConfigError::Missing(
                 "CLERK_ISSUER",
                 "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
@@ -71,10 +69,9 @@ pub fn table_from(vars: &Vars) -> Result<Option<TableConfig>, ConfigError> {
     }
     match vars.get("TABLE_NAME") {
         Some(name) => Ok(Some(TableConfig { name, endpoint })),
-        None if endpoint.is_some() => Err(ConfigError::Missing(
-            "TABLE_NAME",
-            "DYNAMODB_ENDPOINT is set, so name the table too",
-        )),
+        None if endpoint.is_some() => {
+            Err(ConfigError::Missing("TABLE_NAME", "DYNAMODB_ENDPOINT is set, so name the table too"))
+        }
         None => Ok(None),
     }
 }
@@ -101,9 +98,7 @@ pub fn auth_from(vars: &Vars) -> Result<Option<AuthConfig>, ConfigError> {
     };
     let authorized_parties = vars
         .get("CLERK_AUTHORIZED_PARTIES")
-        .map(|list| {
-            list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-        })
+        .map(|list| list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
     Ok(Some(AuthConfig { issuer, keys, authorized_parties }))
 }
@@ -134,8 +129,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 

@@ -101,7 +101,9 @@ impl ApiError {
     /// What the client is told. Internal causes are replaced by a generic sentence.
     pub fn public_message(&self) -> String {
         match self {
-            Self::Internal(_) => "Something went wrong on our side; quote the request id if it persists".into(),
+            Self::Internal(_) => {
+                "Something went wrong on our side; quote the request id if it persists".into()
+            }
             other => other.to_string(),
         }
     }

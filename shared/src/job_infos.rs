@@ -276,7 +276,12 @@ pub async fn delete(table: &dyn Table, user_id: &str, id: Uuid, expected: Option
 }
 
 /// One page of the caller's job infos, newest `updatedAt` first.
-pub async fn list(table: &dyn Table, user_id: &str, limit: usize, cursor: Option<Cursor>) -> ApiResult<(Vec<JobInfo>, Option<Cursor>)> {
+pub async fn list(
+    table: &dyn Table,
+    user_id: &str,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> ApiResult<(Vec<JobInfo>, Option<Cursor>)> {
     let query = Query::new(users::partition(user_id), KIND)
         .index(Index::ByUpdated)
         .descending()
@@ -329,7 +334,11 @@ fn with_etag(status: StatusCode, job: JobInfo) -> Response {
     (status, [(header::ETAG, http::etag(job.version))], Json(job)).into_response()
 }
 
-async fn create_route(State(state): State<AppState>, session: Session, JsonBody(new): JsonBody<NewJobInfo>) -> ApiResult<Response> {
+async fn create_route(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(new): JsonBody<NewJobInfo>,
+) -> ApiResult<Response> {
     let job = create(state.table.as_ref(), &session.user_id, new).await?;
     let location = format!("/api/job-infos/{}", job.id);
     let mut response = with_etag(StatusCode::CREATED, job);
@@ -339,23 +348,38 @@ async fn create_route(State(state): State<AppState>, session: Session, JsonBody(
     Ok(response)
 }
 
-async fn list_route(State(state): State<AppState>, session: Session, QueryParams(params): QueryParams<ListParams>) -> ApiResult<Json<ListBody>> {
+async fn list_route(
+    State(state): State<AppState>,
+    session: Session,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListBody>> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request("INVALID_QUERY", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let partition = users::partition(&session.user_id);
     let cursor = match params.cursor.as_deref() {
         None | Some("") => None,
         Some(text) => Some(Cursor::decode(text, &partition).ok_or_else(|| {
-            ApiError::bad_request("INVALID_CURSOR", "cursor is not one this list returned; start again without it")
+            ApiError::bad_request(
+                "INVALID_CURSOR",
+                "cursor is not one this list returned; start again without it",
+            )
         })?),
     };
     let (items, next) = list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
     Ok(Json(ListBody { items, next_cursor: next.map(|cursor| cursor.encode()) }))
 }
 
-async fn get_route(State(state): State<AppState>, session: Session, Path(raw_id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn get_route(
+    State(state): State<AppState>,
+    session: Session,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let job = get_owned(state.table.as_ref(), &session.user_id, id).await?;
     if http::if_none_match(&headers, job.version) {
@@ -377,7 +401,12 @@ async fn update_route(
     Ok(with_etag(StatusCode::OK, job))
 }
 
-async fn delete_route(State(state): State<AppState>, session: Session, Path(raw_id): Path<String>, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn delete_route(
+    State(state): State<AppState>,
+    session: Session,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let expected = http::if_match(&headers)?;
     delete(state.table.as_ref(), &session.user_id, id, expected).await?;

@@ -111,9 +111,8 @@ mod tests {
         assert_eq!(free.question_limit(), Some(5));
         assert_eq!(free.interview_limit(), Some(1));
         assert_eq!(free.resume_analysis_limit(), Some(0));
-        let paid = Features::from_claim(
-            "u:unlimited_questions,u:unlimited_interviews,u:unlimited_resume_analysis",
-        );
+        let paid =
+            Features::from_claim("u:unlimited_questions,u:unlimited_interviews,u:unlimited_resume_analysis");
         assert_eq!(paid.question_limit(), None);
         assert_eq!(paid.interview_limit(), None);
         assert_eq!(paid.resume_analysis_limit(), None);

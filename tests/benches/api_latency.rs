@@ -26,7 +26,8 @@ const USER: &str = "user_bench";
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let token = issuer().mint(USER, &["5_questions"], 3_600, now());
-    let baseline = latency("baseline: same layers, constant JSON, no auth/store", &baseline_router(), "").await;
+    let baseline =
+        latency("baseline: same layers, constant JSON, no auth/store", &baseline_router(), "").await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let embedded: SharedTable = Arc::new(
@@ -41,12 +42,16 @@ async fn main() {
             let stats = latency("DynamoDB Local", &seeded_router(dynamo).await, &token).await;
             stats.ratio_to(&baseline);
         }
-        Err(_) => println!("DynamoDB Local: skipped (DARASA_TEST_DYNAMODB_ENDPOINT unset; use infra/bench/run.sh)"),
+        Err(_) => {
+            println!("DynamoDB Local: skipped (DARASA_TEST_DYNAMODB_ENDPOINT unset; use infra/bench/run.sh)")
+        }
     }
 
     match std::env::var("DARASA_BENCH_LOCAL_BIN") {
         Ok(binary) => local_host_memory(&binary).await,
-        Err(_) => println!("local host memory: skipped (DARASA_BENCH_LOCAL_BIN unset; use infra/bench/run.sh)"),
+        Err(_) => {
+            println!("local host memory: skipped (DARASA_BENCH_LOCAL_BIN unset; use infra/bench/run.sh)")
+        }
     }
 }
 
@@ -66,7 +71,8 @@ impl Stats {
 }
 
 fn baseline_router() -> Router {
-    let routes = Router::new().route("/api/job-infos", get(|| async { axum::Json(serde_json::json!({"items": []})) }));
+    let routes =
+        Router::new().route("/api/job-infos", get(|| async { axum::Json(serde_json::json!({"items": []})) }));
     darasa::http::with_common_layers(routes)
 }
 
@@ -79,7 +85,8 @@ async fn seeded_router(table: SharedTable) -> Router {
         .expect("valid job");
         darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
     }
-    let verifier = Verifier::new(issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock)).expect("verifier");
+    let verifier = Verifier::new(issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock))
+        .expect("verifier");
     darasa::app::serve(darasa::job_infos::router(), AppState::new(table, Arc::new(verifier)))
 }
 
@@ -109,9 +116,16 @@ async fn latency(label: &str, router: &Router, token: &str) -> Stats {
 /// and reads its peak resident memory (VmHWM) before and after.
 async fn local_host_memory(binary: &str) {
     let data = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     let mut child = tokio::process::Command::new(binary)
-        .args(["--data-dir", &data.path().to_string_lossy(), "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--data-dir",
+            &data.path().to_string_lossy(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env_remove("TABLE_NAME")
         .env_remove("CLERK_ISSUER")
         .stdout(std::process::Stdio::null())
@@ -143,8 +157,13 @@ async fn local_host_memory(binary: &str) {
     .to_owned();
     for n in 0..JOB_INFOS {
         let body = serde_json::json!({"name": format!("Job {n}"), "experienceLevel": "senior", "description": "Rust"});
-        let response =
-            client.post(format!("{base}/api/job-infos")).bearer_auth(&token).json(&body).send().await.expect("seed");
+        let response = client
+            .post(format!("{base}/api/job-infos"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("seed");
         assert_eq!(response.status(), 201);
     }
     let idle = peak_kib(pid);
@@ -154,7 +173,8 @@ async fn local_host_memory(binary: &str) {
             let (client, base, token) = (client.clone(), base.clone(), token.clone());
             tokio::spawn(async move {
                 for _ in 0..REQUESTS / 8 {
-                    let response = client.get(format!("{base}/api/job-infos")).bearer_auth(&token).send().await;
+                    let response =
+                        client.get(format!("{base}/api/job-infos")).bearer_auth(&token).send().await;
                     assert!(response.expect("request").status().is_success());
                 }
             })

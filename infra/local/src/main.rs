@@ -136,7 +136,8 @@ async fn table(data_dir: &Path) -> anyhow::Result<(SharedTable, String)> {
             if table.endpoint.is_some() {
                 dynamo.create_table_if_missing().await.context("cannot create the local table")?;
             }
-            let note = format!("DynamoDB table {:?} at {}", table.name, table.endpoint.as_deref().unwrap_or("AWS"));
+            let note =
+                format!("DynamoDB table {:?} at {}", table.name, table.endpoint.as_deref().unwrap_or("AWS"));
             Ok((Arc::new(dynamo), note))
         }
         None => {
@@ -162,8 +163,8 @@ async fn invoke(data_dir: &Path, function: &str, event: &Path, env_vars: &Path) 
         let names: Vec<&str> = app::FUNCTIONS.iter().map(|(name, _)| *name).collect();
         bail!("no function {function:?}; the functions are {}", names.join(", "));
     };
-    let env = std::fs::read_to_string(env_vars)
-        .with_context(|| format!("cannot read {}", env_vars.display()))?;
+    let env =
+        std::fs::read_to_string(env_vars).with_context(|| format!("cannot read {}", env_vars.display()))?;
     let env = config::sam_env_vars(&env, &app::logical_id(function))?;
     let lookup = |name: &str| env.get(name).cloned();
     let auth = config::auth_from(&Vars(&lookup))?

@@ -49,9 +49,8 @@ async fn request_id(request: Request, next: Next) -> Response {
         })
         .unwrap_or_else(|| Uuid::now_v7().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let mut response = REQUEST_ID
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(request), span))
-        .await;
+    let mut response =
+        REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(request), span)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -86,13 +85,17 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("Send the body as JSON with Content-Type: application/json".into())
         }
-        JsonRejection::JsonSyntaxError(error) => {
-            ApiError::bad_request("MALFORMED_JSON", format!("The body is not valid JSON: {}", error.body_text_cause()))
+        JsonRejection::JsonSyntaxError(error) => ApiError::bad_request(
+            "MALFORMED_JSON",
+            format!("The body is not valid JSON: {}", error.body_text_cause()),
+        ),
+        JsonRejection::JsonDataError(error) => ApiError::bad_request(
+            "INVALID_BODY",
+            format!("The body does not match what this route expects: {}", error.body_text_cause()),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT }
         }
-        JsonRejection::JsonDataError(error) => {
-            ApiError::bad_request("INVALID_BODY", format!("The body does not match what this route expects: {}", error.body_text_cause()))
-        }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT },
         other => ApiError::bad_request("UNREADABLE_BODY", other.body_text()),
     }
 }
@@ -123,7 +126,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|rejection: QueryRejection| {
-                ApiError::bad_request("INVALID_QUERY", format!("Invalid query parameters: {}", rejection.body_text_cause()))
+                ApiError::bad_request(
+                    "INVALID_QUERY",
+                    format!("Invalid query parameters: {}", rejection.body_text_cause()),
+                )
             })
     }
 }
@@ -143,7 +149,10 @@ pub fn etag(version: u64) -> HeaderValue {
 pub fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
     let current = format!("\"{version}\"");
     headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value.split(',').map(|tag| tag.trim().trim_start_matches("W/")).any(|tag| tag == "*" || tag == current)
+        value
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == "*" || tag == current)
     })
 }
 
@@ -156,10 +165,9 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     if text == "*" {
         return Ok(Some(IfMatch::Any));
     }
-    text.trim_matches('"')
-        .parse()
-        .map(|version| Some(IfMatch::Version(version)))
-        .map_err(|_| ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be an ETag this API returned, e.g. \"3\""))
+    text.trim_matches('"').parse().map(|version| Some(IfMatch::Version(version))).map_err(|_| {
+        ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be an ETag this API returned, e.g. \"3\"")
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

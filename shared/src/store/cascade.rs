@@ -19,10 +19,8 @@ pub async fn delete_matching(table: &dyn Table, query: Query) -> StoreResult<usi
         }
         let keys: Vec<Key> = page.items.iter().filter_map(Key::of).collect();
         for chunk in keys.chunks(DELETES_PER_TRANSACTION) {
-            let writes = chunk
-                .iter()
-                .map(|key| Write::Delete { key: key.clone(), condition: None })
-                .collect();
+            let writes =
+                chunk.iter().map(|key| Write::Delete { key: key.clone(), condition: None }).collect();
             table.transact(writes).await?;
             deleted += chunk.len();
         }

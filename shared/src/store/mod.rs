@@ -104,11 +104,24 @@ impl Update {
 /// One write inside a transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    Put { item: Item, condition: Option<Condition> },
-    Update { key: Key, update: Update, condition: Option<Condition> },
-    Delete { key: Key, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        condition: Option<Condition>,
+    },
     /// Writes nothing; fails the transaction unless the condition holds.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 /// A read of one partition, ordered by the primary sort key or by a local secondary index.
@@ -192,11 +205,8 @@ impl Cursor {
     /// so a cursor can never move a query into another user's data.
     pub fn decode(text: &str, pk: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let attributes: std::collections::BTreeMap<String, String> =
-            serde_json::from_slice(&bytes).ok()?;
-        let known = |name: &str| {
-            name == PK || name == SK || Index::ALL.iter().any(|i| i.attribute() == name)
-        };
+        let attributes: std::collections::BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+        let known = |name: &str| name == PK || name == SK || Index::ALL.iter().any(|i| i.attribute() == name);
         if attributes.get(PK).map(String::as_str) != Some(pk)
             || !attributes.contains_key(SK)
             || !attributes.keys().all(|k| known(k))

@@ -87,7 +87,8 @@ async fn every_event_runs_through_the_lambda_adapter() {
                 assert_eq!(response["headers"]["etag"], "\"1\"");
             }
             "job-infos-list.json" => {
-                let ids: Vec<&str> = body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+                let ids: Vec<&str> =
+                    body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
                 assert_eq!(ids.len(), 2, "{body}");
                 assert_eq!(ids[1], EVENT_JOB, "the seeded job is the older one");
             }
@@ -120,9 +121,12 @@ async fn a_tampered_event_token_is_a_401_response_not_a_lambda_error() {
     let token = event["headers"]["authorization"].as_str().unwrap().to_owned();
     event["headers"]["authorization"] = Value::String(format!("{}x", token));
     let state = AppState::new(table, verifier_for("me"));
-    let response = darasa::http::invoke_lambda_event(app::serve(app::function_router("me").unwrap(), state), &event.to_string())
-        .await
-        .unwrap();
+    let response = darasa::http::invoke_lambda_event(
+        app::serve(app::function_router("me").unwrap(), state),
+        &event.to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(response["statusCode"], 401);
     assert_eq!(response["headers"]["content-type"], "application/problem+json");
 }

@@ -56,7 +56,11 @@ async fn create_returns_the_resource(store: Store) {
     assert_eq!(response.header("location"), Some(format!("/api/job-infos/{id}").as_str()));
     assert_eq!(response.header("etag"), Some("\"1\""));
     assert_eq!(body["name"], "Platform role");
-    assert_eq!(body["title"], Value::Null, "a blank title is stored as null, as the original client sends it");
+    assert_eq!(
+        body["title"],
+        Value::Null,
+        "a blank title is stored as null, as the original client sends it"
+    );
     assert_eq!(body["experienceLevel"], "junior");
     assert_eq!(body["userId"], ALICE);
     assert_eq!(body["version"], 1);
@@ -71,11 +75,27 @@ async fn invalid_bodies_are_rejected_and_write_nothing(store: Store) {
     let long = "x".repeat(job_infos::MAX_DESCRIPTION + 1);
     let cases: Vec<(Value, &str, &str)> = vec![
         (json!({"title": null, "experienceLevel": "junior", "description": "d"}), "INVALID_BODY", "name"),
-        (json!({"name": "  ", "experienceLevel": "junior", "description": "d"}), "INVALID_JOB_INFO", "name is required"),
-        (json!({"name": "n", "experienceLevel": "principal", "description": "d"}), "INVALID_BODY", "principal"),
+        (
+            json!({"name": "  ", "experienceLevel": "junior", "description": "d"}),
+            "INVALID_JOB_INFO",
+            "name is required",
+        ),
+        (
+            json!({"name": "n", "experienceLevel": "principal", "description": "d"}),
+            "INVALID_BODY",
+            "principal",
+        ),
         (json!({"name": 5, "experienceLevel": "junior", "description": "d"}), "INVALID_BODY", "invalid type"),
-        (json!({"name": "n", "experienceLevel": "junior", "description": "d", "userId": "user_bob"}), "INVALID_BODY", "unknown field"),
-        (json!({"name": "n", "experienceLevel": "junior", "description": long}), "INVALID_JOB_INFO", "at most"),
+        (
+            json!({"name": "n", "experienceLevel": "junior", "description": "d", "userId": "user_bob"}),
+            "INVALID_BODY",
+            "unknown field",
+        ),
+        (
+            json!({"name": "n", "experienceLevel": "junior", "description": long}),
+            "INVALID_JOB_INFO",
+            "at most",
+        ),
         (json!([1, 2]), "INVALID_BODY", "invalid type"),
     ];
     for (body, code, mention) in cases {
@@ -108,7 +128,8 @@ async fn invalid_bodies_are_rejected_and_write_nothing(store: Store) {
         assert!(response.json()["detail"].as_str().unwrap().contains("jobInfoId must be a UUID"));
     }
     for query in ["limit=0", "limit=101", "limit=ten", "cursor=%%%", "cursor=abc", "sort=name"] {
-        let response = app.call(Method::GET, &format!("/api/job-infos?{query}"), Some(&token), None, &[]).await;
+        let response =
+            app.call(Method::GET, &format!("/api/job-infos?{query}"), Some(&token), None, &[]).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
     }
     assert!(list_all(&app, &token).await.is_empty(), "no rejected request may write");
@@ -124,7 +145,13 @@ async fn list_is_newest_updated_first_with_cursor(store: Store) {
     }
     // Touching the oldest makes it the most recently updated.
     let response = app
-        .call(Method::PATCH, &format!("/api/job-infos/{}", ids[0]), Some(&token), Some(json!({"name": "job 0 again"})), &[])
+        .call(
+            Method::PATCH,
+            &format!("/api/job-infos/{}", ids[0]),
+            Some(&token),
+            Some(json!({"name": "job 0 again"})),
+            &[],
+        )
         .await;
     assert_eq!(response.status, StatusCode::OK);
     let expected = [&ids[0], &ids[4], &ids[3], &ids[2], &ids[1]];
@@ -152,7 +179,8 @@ async fn list_is_newest_updated_first_with_cursor(store: Store) {
     let bob = app.token(BOB, &[]);
     let alice_page = app.call(Method::GET, "/api/job-infos?limit=1", Some(&token), None, &[]).await.json();
     let alice_cursor = alice_page["nextCursor"].as_str().unwrap();
-    let response = app.call(Method::GET, &format!("/api/job-infos?cursor={alice_cursor}"), Some(&bob), None, &[]).await;
+    let response =
+        app.call(Method::GET, &format!("/api/job-infos?cursor={alice_cursor}"), Some(&bob), None, &[]).await;
     response.assert_problem(StatusCode::BAD_REQUEST, "INVALID_CURSOR");
 }
 
@@ -172,7 +200,9 @@ async fn etags_and_conditional_requests(store: Store) {
         .await;
     stale_patch.assert_problem(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED");
 
-    let patch = app.call(Method::PATCH, &path, Some(&token), Some(json!({"name": "won"})), &[("if-match", "\"1\"")]).await;
+    let patch = app
+        .call(Method::PATCH, &path, Some(&token), Some(json!({"name": "won"})), &[("if-match", "\"1\"")])
+        .await;
     assert_eq!(patch.status, StatusCode::OK);
     assert_eq!(patch.header("etag"), Some("\"2\""));
 
@@ -198,7 +228,13 @@ async fn patch_changes_fields_and_bumps_version(store: Store) {
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 
     let response = app
-        .call(Method::PATCH, &path, Some(&token), Some(json!({"title": null, "experienceLevel": "senior"})), &[])
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"title": null, "experienceLevel": "senior"})),
+            &[],
+        )
         .await;
     assert_eq!(response.status, StatusCode::OK);
     let patched = response.json();
@@ -215,7 +251,9 @@ async fn patch_changes_fields_and_bumps_version(store: Store) {
         (json!({"experienceLevel": "intern"}), "INVALID_BODY"),
         (json!({"id": "x"}), "INVALID_BODY"),
     ] {
-        app.call(Method::PATCH, &path, Some(&token), Some(body), &[]).await.assert_problem(StatusCode::BAD_REQUEST, code);
+        app.call(Method::PATCH, &path, Some(&token), Some(body), &[])
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, code);
     }
     let after = app.call(Method::GET, &path, Some(&token), None, &[]).await.json();
     assert_eq!(after, patched, "rejected patches change nothing");
@@ -234,7 +272,10 @@ async fn delete_cascades_to_children_only(store: Store) {
             let mut item = darasa::store::Item::new();
             item.insert("pk".into(), partition.clone().into());
             item.insert("sk".into(), format!("QUESTION#{child}").into());
-            item.insert(Index::ByParent.attribute().into(), job_infos::child_key(parent, "QUESTION", child).into());
+            item.insert(
+                Index::ByParent.attribute().into(),
+                job_infos::child_key(parent, "QUESTION", child).into(),
+            );
             app.table.put(item, None).await.unwrap();
         }
     }
@@ -243,7 +284,8 @@ async fn delete_cascades_to_children_only(store: Store) {
     };
     assert_eq!(app.table.query(&children_of(doomed)).await.unwrap().items.len(), 60);
 
-    let response = app.call(Method::DELETE, &format!("/api/job-infos/{doomed}"), Some(&token), None, &[]).await;
+    let response =
+        app.call(Method::DELETE, &format!("/api/job-infos/{doomed}"), Some(&token), None, &[]).await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert!(app.table.query(&children_of(doomed)).await.unwrap().items.is_empty());
     assert_eq!(app.table.query(&children_of(kept)).await.unwrap().items.len(), 3);
@@ -262,11 +304,15 @@ async fn other_users_ids_are_not_found(store: Store) {
     let created = create(&app, &alice, job("alice's")).await;
     let path = format!("/api/job-infos/{}", created["id"].as_str().unwrap());
 
-    app.call(Method::GET, &path, Some(&bob), None, &[]).await.assert_problem(StatusCode::NOT_FOUND, "JOB_INFO_NOT_FOUND");
+    app.call(Method::GET, &path, Some(&bob), None, &[])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "JOB_INFO_NOT_FOUND");
     app.call(Method::PATCH, &path, Some(&bob), Some(json!({"name": "bob's now"})), &[])
         .await
         .assert_problem(StatusCode::NOT_FOUND, "JOB_INFO_NOT_FOUND");
-    app.call(Method::DELETE, &path, Some(&bob), None, &[]).await.assert_problem(StatusCode::NOT_FOUND, "JOB_INFO_NOT_FOUND");
+    app.call(Method::DELETE, &path, Some(&bob), None, &[])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "JOB_INFO_NOT_FOUND");
     assert!(list_all(&app, &bob).await.is_empty());
     // Bob's attempts created nothing in his partition either.
     let bob_items = app.table.query(&Query::new(darasa::users::partition(BOB), "")).await.unwrap();
@@ -288,6 +334,8 @@ async fn missing_token_is_unauthorized(store: Store) {
         (Method::GET, "/api/me"),
     ] {
         let body = (method == Method::POST).then(|| job("x"));
-        app.call(method, path, None, body, &[]).await.assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        app.call(method, path, None, body, &[])
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
 }

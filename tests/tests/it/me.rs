@@ -47,7 +47,9 @@ async fn me_is_404_until_the_profile_exists(store: Store) {
     );
     // Another user sees only their own (missing) profile.
     let other = app.token("user_other", &[]);
-    app.call(Method::GET, "/api/me", Some(&other), None, &[]).await.assert_problem(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
+    app.call(Method::GET, "/api/me", Some(&other), None, &[])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "USER_NOT_FOUND");
 }
 
 async fn me_reports_plan_quotas(store: Store) {
@@ -106,10 +108,8 @@ impl Table for BrokenTable {
 #[tokio::test]
 async fn server_errors_carry_a_request_id_and_no_internals() {
     const SECRET: &str = "dynamodb://internal-host:8000 AccessDenied arn:aws:iam::123";
-    let failures: [(fn() -> StoreError, u16); 2] = [
-        (|| StoreError::Unavailable(SECRET.into()), 503),
-        (|| StoreError::Mapping(SECRET.into()), 500),
-    ];
+    let failures: [(fn() -> StoreError, u16); 2] =
+        [(|| StoreError::Unavailable(SECRET.into()), 503), (|| StoreError::Mapping(SECRET.into()), 500)];
     for (make, status) in failures {
         let table: SharedTable = Arc::new(BrokenTable(make));
         let app = TestApp::with_table(table, None);

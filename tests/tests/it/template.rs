@@ -58,7 +58,9 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
         assert_eq!(resource["Type"], "AWS::Serverless::Function", "{name} is missing from template.yaml");
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
         assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], *name);
-        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs")).exists());
+        assert!(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs")).exists()
+        );
 
         let state: AppState = AppState::new(app.table.clone(), test_verifier());
         let function = app::serve(router(), state);
@@ -66,9 +68,16 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
         assert!(!events.is_empty());
         for event in events.values() {
             let properties = &event["Properties"];
-            let path = properties["Path"].as_str().unwrap().replace("{jobInfoId}", &uuid::Uuid::now_v7().to_string());
+            let path = properties["Path"]
+                .as_str()
+                .unwrap()
+                .replace("{jobInfoId}", &uuid::Uuid::now_v7().to_string());
             let method: Method = properties["Method"].as_str().unwrap().parse().unwrap();
-            let request = http::Request::builder().method(method.clone()).uri(&path).body(axum::body::Body::empty()).unwrap();
+            let request = http::Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .body(axum::body::Body::empty())
+                .unwrap();
             let response = tower::ServiceExt::oneshot(function.clone(), request).await.unwrap();
             // Unauthenticated: the route exists in this function (not 404/405) and wants a token.
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}: {method} {path}");
@@ -79,7 +88,11 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
 fn test_verifier() -> std::sync::Arc<darasa::auth::Verifier> {
     let config = darasa_tests::app::issuer().auth_config();
     std::sync::Arc::new(
-        darasa::auth::Verifier::new(config, reqwest::Client::new(), std::sync::Arc::new(darasa::auth::SystemClock))
-            .unwrap(),
+        darasa::auth::Verifier::new(
+            config,
+            reqwest::Client::new(),
+            std::sync::Arc::new(darasa::auth::SystemClock),
+        )
+        .unwrap(),
     )
 }
