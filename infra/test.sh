@@ -26,4 +26,13 @@ cfn-lint template.yaml
 trap ddb_stop EXIT
 ddb_start
 echo "== cargo test"
-cargo test --workspace --quiet
+log="$(mktemp)"
+set +e
+cargo test --workspace --lib --bins --tests --quiet 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one result line per binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
