@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod job_infos;
 pub mod plans;
+pub mod secrets;
 pub mod store;
 pub mod users;
 
