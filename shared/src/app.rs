@@ -16,6 +16,10 @@ use crate::store::dynamo::DynamoTable;
 pub struct AppState {
     pub table: SharedTable,
     pub verifier: Arc<Verifier>,
+    /// Clerk webhook signature checks; `None` makes the webhook route answer 503.
+    pub webhooks: Option<Arc<crate::webhooks::WebhookVerifier>>,
+    /// The language model of the AI routes; `None` makes them answer 503 naming GEMINI_API_KEY.
+    pub model: Option<crate::ai::SharedModel>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -26,13 +30,29 @@ impl FromRef<AppState> for Arc<Verifier> {
 
 impl AppState {
     pub fn new(table: SharedTable, verifier: Arc<Verifier>) -> Self {
-        Self { table, verifier }
+        Self { table, verifier, webhooks: None, model: None }
+    }
+
+    /// Serves Clerk webhooks verified by `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Arc<crate::webhooks::WebhookVerifier>) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Serves the AI routes with `model`.
+    pub fn with_model(mut self, model: crate::ai::SharedModel) -> Self {
+        self.model = Some(model);
+        self
     }
 
     /// A deployed function's state: DynamoDB and Clerk as configured.
     pub async fn from_config(config: &Config) -> Result<Self, crate::auth::AuthError> {
         let verifier = Verifier::new(config.auth.clone(), http_client(), Arc::new(SystemClock))?;
-        Ok(Self::new(dynamo_table(&config.table).await, Arc::new(verifier)))
+        let state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier));
+        Ok(match &config.gemini {
+            Some(gemini) => state.with_model(crate::ai::gemini::Gemini::shared(gemini.clone())),
+            None => state,
+        })
     }
 }
 
@@ -55,8 +75,13 @@ pub type RouterFn = fn() -> Router<AppState>;
 
 /// Every function by its binary name, with its router: the local host serves them all,
 /// `darasa-local invoke` runs one, and the event tests walk them.
-pub const FUNCTIONS: &[(&str, RouterFn)] =
-    &[("job-infos", crate::job_infos::router), ("me", crate::users::router)];
+pub const FUNCTIONS: &[(&str, RouterFn)] = &[
+    ("job-infos", crate::job_infos::router),
+    ("me", crate::users::router),
+    ("clerk-webhook", crate::webhooks::router),
+    ("generate-question", crate::questions::generate_question_router),
+    ("generate-feedback", crate::questions::generate_feedback_router),
+];
 
 /// The router of the function named `name`.
 pub fn function_router(name: &str) -> Option<Router<AppState>> {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::ai::gemini::{DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiConfig};
 use crate::auth::{AuthConfig, KeySource};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -25,12 +26,26 @@ pub struct TableConfig {
 pub struct Config {
     pub table: TableConfig,
     pub auth: AuthConfig,
+    /// The model provider; `None` (no key) makes the AI routes answer 503.
+    pub gemini: Option<GeminiConfig>,
 }
 
 impl Config {
-    /// The configuration of a deployed function, from the process environment.
+    /// The configuration of a deployed function, from the process environment, without fetching
+    /// secrets: a key given as `*_SECRET_ARN` is left out (use `load`).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `from_env`, with secrets named by `*_SECRET_ARN` fetched from Secrets Manager (once, at
+    /// start-up): what a function that needs a secret calls.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut config = Self::from_lookup(lookup)?;
+        let vars = Vars(&lookup);
+        let api_key = crate::secrets::resolve(&vars, crate::ai::API_KEY_VARIABLE).await?;
+        config.gemini = gemini_from(&vars, api_key)?;
+        Ok(config)
     }
 
     /// The same rules over any source of variables (tests, `darasa-local invoke --env-vars`).
@@ -43,6 +58,7 @@ impl Config {
                 "CLERK_ISSUER",
                 "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
             ))?,
+            gemini: gemini_from(&vars, vars.get(crate::ai::API_KEY_VARIABLE))?,
         })
     }
 }
@@ -103,6 +119,29 @@ pub fn auth_from(vars: &Vars) -> Result<Option<AuthConfig>, ConfigError> {
     Ok(Some(AuthConfig { issuer, keys, authorized_parties }))
 }
 
+/// The Gemini settings given the resolved API key (`None`: the AI routes stay off): `GEMINI_MODEL`
+/// (default gemini-2.5-flash) and `GEMINI_BASE_URL` (default Google's endpoint; tests point it
+/// at a fake).
+pub fn gemini_from(vars: &Vars, api_key: Option<String>) -> Result<Option<GeminiConfig>, ConfigError> {
+    let model = vars.get("GEMINI_MODEL").unwrap_or_else(|| DEFAULT_MODEL.to_owned());
+    let name = model.strip_prefix("models/").unwrap_or(&model);
+    // It becomes part of the URL path.
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+        return Err(ConfigError::Malformed {
+            name: "GEMINI_MODEL",
+            reason: "expected a model name such as gemini-2.5-flash".into(),
+        });
+    }
+    let base_url = vars.get("GEMINI_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(ConfigError::Malformed {
+            name: "GEMINI_BASE_URL",
+            reason: "expected an http:// or https:// URL".into(),
+        });
+    }
+    Ok(api_key.map(|api_key| GeminiConfig { api_key, model, base_url }))
+}
+
 /// The variables a SAM `--env-vars` file (`infra/env.json`) gives the function with this logical
 /// id: `Parameters` apply to every function, the function's own entry overrides them.
 pub fn sam_env_vars(text: &str, logical_id: &str) -> Result<HashMap<String, String>, ConfigError> {
@@ -157,5 +196,33 @@ mod tests {
             KeySource::Jwks { ref url, bearer: None } if url == "https://x.clerk.accounts.dev/.well-known/jwks.json"
         ));
         assert_eq!(config.auth.authorized_parties, ["https://a.example", "https://b.example"]);
+        assert_eq!(config.gemini, None, "no key, no model");
+    }
+
+    #[test]
+    fn gemini_settings_default_and_validate() {
+        let base = [("TABLE_NAME", "t"), ("CLERK_ISSUER", "https://x.clerk.accounts.dev")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            config(&vars)
+        };
+        let gemini = with(&[("GEMINI_API_KEY", " key ")]).unwrap().gemini.unwrap();
+        assert_eq!(gemini, GeminiConfig::new("key"));
+        let custom = with(&[
+            ("GEMINI_API_KEY", "key"),
+            ("GEMINI_MODEL", "gemini-2.5-pro"),
+            ("GEMINI_BASE_URL", "http://127.0.0.1:9"),
+        ])
+        .unwrap()
+        .gemini
+        .unwrap();
+        assert_eq!(
+            (custom.model.as_str(), custom.base_url.as_str()),
+            ("gemini-2.5-pro", "http://127.0.0.1:9")
+        );
+        for (name, value) in [("GEMINI_MODEL", "../admin"), ("GEMINI_BASE_URL", "generativelanguage")] {
+            let error = with(&[("GEMINI_API_KEY", "key"), (name, value)]).unwrap_err();
+            assert!(error.to_string().starts_with(&format!("{name} is malformed")), "{error}");
+        }
     }
 }

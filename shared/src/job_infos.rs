@@ -1,5 +1,6 @@
 //! Job infos: the job a user practises for. Keys, item mapping, validation, and the router of
-//! `POST/GET /api/job-infos` and `GET/PATCH/DELETE /api/job-infos/{jobInfoId}`.
+//! `POST/GET /api/job-infos` and `GET/PATCH/DELETE /api/job-infos/{jobInfoId}` (plus the
+//! question reads from `questions`, served by the same function).
 //!
 //! A job info is `USER#<userId> / JOBINFO#<id>`; its `updatedKey` orders the dashboard list by
 //! `updatedAt`, and its children (questions, interviews, analyses) carry a `parentKey` under
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, IfMatch, JsonBody, QueryParams};
+use crate::http::{self, IfMatch, JsonBody, PageParams, QueryParams};
 use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Table, Update, cascade};
 use crate::users;
 
@@ -27,8 +28,7 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 20_000;
 /// Page size bounds of the list.
-pub const DEFAULT_PAGE: usize = 20;
-pub const MAX_PAGE: usize = 100;
+pub use crate::http::{DEFAULT_PAGE, MAX_PAGE};
 
 const KIND: &str = "JOBINFO#";
 /// Set while a delete cascades, so nothing new is attached and reads treat the job as gone.
@@ -297,29 +297,24 @@ pub async fn list(
     Ok((jobs, page.cursor))
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     // Millisecond precision: what the sort key and clients see agree exactly.
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 // ---- HTTP ----
 
+/// The job-infos function's routes, with the question reads (DESIGN §3 puts them here).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/job-infos", get(list_route).post(create_route))
         .route("/api/job-infos/{jobInfoId}", get(get_route).patch(update_route).delete(delete_route))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<usize>,
-    cursor: Option<String>,
+        .merge(crate::questions::read_router())
 }
 
 #[derive(Debug, Serialize)]
@@ -351,25 +346,9 @@ async fn create_route(
 async fn list_route(
     State(state): State<AppState>,
     session: Session,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<ListBody>> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "INVALID_QUERY",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    let partition = users::partition(&session.user_id);
-    let cursor = match params.cursor.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(Cursor::decode(text, &partition).ok_or_else(|| {
-            ApiError::bad_request(
-                "INVALID_CURSOR",
-                "cursor is not one this list returned; start again without it",
-            )
-        })?),
-    };
+    let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let (items, next) = list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
     Ok(Json(ListBody { items, next_cursor: next.map(|cursor| cursor.encode()) }))
 }

@@ -1,6 +1,7 @@
 //! Darasa's shared crate: everything the Lambda functions, the local host and the tests share.
 //! Function binaries only wire `config` -> `app::AppState` -> a resource's router.
 
+pub mod ai;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -8,9 +9,11 @@ pub mod error;
 pub mod http;
 pub mod job_infos;
 pub mod plans;
+pub mod questions;
 pub mod secrets;
 pub mod store;
 pub mod users;
+pub mod webhooks;
 
 pub use app::AppState;
 pub use error::{ApiError, ApiResult};

@@ -11,7 +11,9 @@ use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::plans::Quota;
-use crate::store::{self, Key, StoreResult, Table};
+use crate::store::{
+    self, Condition, EXPIRES_AT, Item, Key, PK, Query, SK, StoreResult, Table, Update, Write,
+};
 
 /// The partition key of everything `user_id` owns. Built only from a verified id, so no request
 /// can address another user's partition.
@@ -21,6 +23,19 @@ pub fn partition(user_id: &str) -> String {
 
 const PROFILE: &str = "PROFILE";
 const USAGE: &str = "USAGE";
+const TOMBSTONE: &str = "TOMBSTONE";
+
+/// Profile attribute holding Clerk's `updated_at` (Unix ms) of the data stored: deliveries are
+/// applied only in that order, whatever order Svix delivers them in.
+pub const CLERK_UPDATED_AT: &str = "clerkUpdatedAt";
+/// Profile attribute counting applied webhook upserts (starts at 1).
+pub const PROFILE_VERSION: &str = "version";
+
+/// How long a deleted user's tombstone keeps late `user.created`/`user.updated` deliveries from
+/// bringing them back. Svix's last automatic retry comes about 28 hours after the first attempt;
+/// 30 days also covers an operator replaying old messages from the dashboard by hand.
+/// Clerk never reuses a user id, so the tombstone never blocks a real new user.
+pub const TOMBSTONE_TTL: time::Duration = time::Duration::days(30);
 
 pub fn profile_key(user_id: &str) -> Key {
     Key::new(partition(user_id), PROFILE)
@@ -28,6 +43,11 @@ pub fn profile_key(user_id: &str) -> Key {
 
 pub fn usage_key(user_id: &str) -> Key {
     Key::new(partition(user_id), USAGE)
+}
+
+/// The marker `user.deleted` leaves in the (otherwise emptied) partition.
+pub fn tombstone_key(user_id: &str) -> Key {
+    Key::new(partition(user_id), TOMBSTONE)
 }
 
 /// The profile, as Clerk's webhook stores it.
@@ -50,6 +70,53 @@ pub async fn get_profile(table: &dyn Table, user_id: &str) -> StoreResult<Option
 
 pub async fn put_profile(table: &dyn Table, profile: &Profile) -> StoreResult<()> {
     table.put(store::to_item(&profile_key(&profile.id), profile)?, None).await
+}
+
+/// The write that stores `profile` as Clerk had it at `clerk_updated_at` (Unix ms). It applies
+/// unless the stored profile is newer (an equal time re-applies the same data harmlessly), and
+/// adds 1 to `version`, so how often a profile was written can be told.
+pub fn upsert_profile_write(profile: &Profile, clerk_updated_at: i64) -> StoreResult<Write> {
+    let key = profile_key(&profile.id);
+    let mut update = Update::new();
+    for (attribute, value) in store::to_item(&key, profile)? {
+        if attribute != PK && attribute != SK {
+            update = update.set(&attribute, value);
+        }
+    }
+    let update = update.set(CLERK_UPDATED_AT, clerk_updated_at).add(PROFILE_VERSION, 1);
+    let newer_or_equal = Condition::Below(CLERK_UPDATED_AT.into(), clerk_updated_at.saturating_add(1));
+    Ok(Write::Update { key, update, condition: Some(newer_or_equal) })
+}
+
+/// A transaction write that fails unless the user is alive (no tombstone).
+pub fn not_deleted(user_id: &str) -> Write {
+    Write::Check { key: tombstone_key(user_id), condition: Condition::NotExists }
+}
+
+/// Whether `user.deleted` removed this user (within the tombstone's lifetime).
+pub async fn is_deleted(table: &dyn Table, user_id: &str) -> StoreResult<bool> {
+    Ok(table.get(&tombstone_key(user_id)).await?.is_some())
+}
+
+/// Removes everything the user owns (profile, usage, job infos and their children, rate-limit
+/// buckets: the whole partition) and leaves a tombstone. The tombstone is written first, so no
+/// profile write can land once the sweep has started, and the sweep spares it. Deletes are
+/// idempotent: a call that failed halfway is finished by calling again. Returns how many items
+/// were deleted.
+pub async fn delete_user(table: &dyn Table, user_id: &str, now: OffsetDateTime) -> StoreResult<usize> {
+    let tombstone = tombstone_key(user_id);
+    let mut item = Item::new();
+    item.insert(PK.into(), tombstone.pk.clone().into());
+    item.insert(SK.into(), tombstone.sk.clone().into());
+    item.insert("userId".into(), user_id.into());
+    item.insert("deletedAt".into(), rfc3339(now).into());
+    item.insert(EXPIRES_AT.into(), store::epoch_seconds(now + TOMBSTONE_TTL).into());
+    table.put(item, None).await?;
+    store::cascade::delete_matching_except(table, Query::new(partition(user_id), ""), &[tombstone]).await
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// Lifetime usage counters (deleting a job info refunds nothing). Each is consumed in the same

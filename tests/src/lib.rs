@@ -2,4 +2,7 @@
 
 pub mod app;
 pub mod clerk;
+pub mod data_stream;
 pub mod dynamodb;
+pub mod gemini;
+pub mod loopback;

@@ -1,5 +1,9 @@
 //! HTTP plumbing shared by every router: request ids, body extractors that turn every client
-//! mistake into a clear `ApiError`, path ids, ETags, and the common layers.
+//! mistake into a clear `ApiError`, path ids, paging, ETags, and the common layers. The AI
+//! routes' stream encoders are in `data_stream`, their plain-text errors in `plain`.
+
+pub mod data_stream;
+pub mod plain;
 
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -8,10 +12,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::store::Cursor;
 
 /// The largest JSON body any JSON route accepts.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
@@ -138,6 +144,42 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 pub fn parse_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
         .map_err(|_| ApiError::bad_request("INVALID_ID", format!("{name} must be a UUID, got {raw:?}")))
+}
+
+/// Page size bounds of every list.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 100;
+
+/// `?limit=1..100&cursor=…` of a list route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size, and the cursor, which must be one a list of `partition` returned (so it
+    /// can never move a query into another user's data).
+    pub fn resolve(&self, partition: &str) -> Result<(usize, Option<Cursor>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "INVALID_QUERY",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let cursor = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(Cursor::decode(text, partition).ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_CURSOR",
+                    "cursor is not one this list returned; start again without it",
+                )
+            })?),
+        };
+        Ok((limit, cursor))
+    }
 }
 
 /// The strong ETag of a resource version.

@@ -2,7 +2,10 @@
 
 mod auth;
 mod events;
+mod gemini;
 mod job_infos;
 mod me;
+mod questions;
 mod store_contract;
 mod template;
+mod webhooks;

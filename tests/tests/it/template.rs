@@ -62,8 +62,21 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs")).exists()
         );
 
-        let state: AppState = AppState::new(app.table.clone(), test_verifier());
+        let state: AppState =
+            AppState::new(app.table.clone(), test_verifier()).with_webhooks(test_webhooks());
         let function = app::serve(router(), state);
+        if let Some((_, path)) = STREAMING.iter().find(|(function, _)| function == name) {
+            // Reached through its function URL (HTTP APIs buffer): no API events, a streaming URL
+            // without IAM auth (the function verifies the Clerk token), and the route it serves.
+            let url = &resource["Properties"]["FunctionUrlConfig"];
+            assert_eq!(url["InvokeMode"], "RESPONSE_STREAM", "{name}");
+            assert_eq!(url["AuthType"], "NONE", "{name}");
+            assert!(resource["Properties"]["Events"].is_null(), "{name}: an HTTP API route would buffer");
+            let request = http::Request::post(*path).body(axum::body::Body::empty()).unwrap();
+            let response = tower::ServiceExt::oneshot(function.clone(), request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}: POST {path}");
+            continue;
+        }
         let events = resource["Properties"]["Events"].as_mapping().unwrap();
         assert!(!events.is_empty());
         for event in events.values() {
@@ -71,7 +84,8 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
             let path = properties["Path"]
                 .as_str()
                 .unwrap()
-                .replace("{jobInfoId}", &uuid::Uuid::now_v7().to_string());
+                .replace("{jobInfoId}", &uuid::Uuid::now_v7().to_string())
+                .replace("{questionId}", &uuid::Uuid::now_v7().to_string());
             let method: Method = properties["Method"].as_str().unwrap().parse().unwrap();
             let request = http::Request::builder()
                 .method(method.clone())
@@ -79,10 +93,27 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
                 .body(axum::body::Body::empty())
                 .unwrap();
             let response = tower::ServiceExt::oneshot(function.clone(), request).await.unwrap();
-            // Unauthenticated: the route exists in this function (not 404/405) and wants a token.
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}: {method} {path}");
+            // Unauthenticated: the route exists in this function (not 404/405) and wants a token;
+            // public routes (the webhook) refuse an unsigned request instead.
+            let expected =
+                if PUBLIC.contains(name) { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
+            assert_eq!(response.status(), expected, "{name}: {method} {path}");
         }
     }
+}
+
+/// Functions that stream through a function URL, with the route each serves.
+const STREAMING: &[(&str, &str)] = &[
+    ("generate-question", "/api/ai/questions/generate-question"),
+    ("generate-feedback", "/api/ai/questions/generate-feedback"),
+];
+
+/// Functions whose routes take no session token (they verify something else).
+const PUBLIC: &[&str] = &["clerk-webhook"];
+
+fn test_webhooks() -> std::sync::Arc<darasa::webhooks::WebhookVerifier> {
+    let secret = "whsec_ZGFyYXNhIHRlbXBsYXRlIHRlc3Q=";
+    std::sync::Arc::new(darasa::webhooks::WebhookVerifier::from_secrets(secret).unwrap())
 }
 
 fn test_verifier() -> std::sync::Arc<darasa::auth::Verifier> {
