@@ -61,12 +61,16 @@ impl DynamoTable {
     /// Local) dummy credentials and `us-east-1` fill in whatever the environment lacks, so tests and
     /// the local host need no AWS setup.
     pub async fn connect(endpoint: Option<&str>, table_name: &str) -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint);
+            // A local endpoint needs no AWS account: set region and credentials up front so the
+            // SDK never probes instance metadata (a non-loopback address) for them.
+            let region = std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|_| "us-east-1".to_owned());
+            loader = loader.endpoint_url(endpoint).region(Region::new(region));
             if !environment_has_credentials() {
-                config = config.credentials_provider(Credentials::new(
+                loader = loader.credentials_provider(Credentials::new(
                     "local",
                     "local",
                     None,
@@ -74,11 +78,8 @@ impl DynamoTable {
                     "darasa-local",
                 ));
             }
-            if sdk_config.region().is_none() {
-                config = config.region(Region::new("us-east-1"));
-            }
         }
-        Self::new(Client::from_conf(config.build()), table_name)
+        Self::new(Client::new(&loader.load().await), table_name)
     }
 
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
