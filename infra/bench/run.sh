@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (programs that print figures and ratios, never timed tests): API latency through the
-# router on both stores, the local host's peak memory under load, and each function's binary size.
+# router on both stores, the local host's peak memory under load, each function's binary size, and
+# the streamed AI routes' time to first byte against a fake Gemini.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/darasa/target}"
@@ -18,3 +19,5 @@ for f in $functions darasa-local; do
 done
 echo "== latency and memory"
 DARASA_BENCH_LOCAL_BIN="$CARGO_TARGET_DIR/release/darasa-local" cargo bench --quiet -p darasa-tests --bench api_latency
+echo "== AI streaming: time to first text part and total, through the router vs the fake upstream alone"
+cargo bench --quiet -p darasa-tests --bench ai_stream

@@ -20,6 +20,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhooks::WebhookVerifier>>,
     /// The language model of the AI routes; `None` makes them answer 503 naming GEMINI_API_KEY.
     pub model: Option<crate::ai::SharedModel>,
+    /// Hume (voice interviews); `None` makes the Hume routes answer 503 naming HUME_API_KEY.
+    pub hume: Option<Arc<crate::hume::HumeClient>>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -30,7 +32,7 @@ impl FromRef<AppState> for Arc<Verifier> {
 
 impl AppState {
     pub fn new(table: SharedTable, verifier: Arc<Verifier>) -> Self {
-        Self { table, verifier, webhooks: None, model: None }
+        Self { table, verifier, webhooks: None, model: None, hume: None }
     }
 
     /// Serves Clerk webhooks verified by `webhooks`.
@@ -45,10 +47,24 @@ impl AppState {
         self
     }
 
+    /// Serves the Hume routes (access tokens, transcripts, interview feedback) with `hume`.
+    pub fn with_hume(mut self, hume: Arc<crate::hume::HumeClient>) -> Self {
+        self.hume = Some(hume);
+        self
+    }
+
     /// A deployed function's state: DynamoDB and Clerk as configured.
     pub async fn from_config(config: &Config) -> Result<Self, crate::auth::AuthError> {
         let verifier = Verifier::new(config.auth.clone(), http_client(), Arc::new(SystemClock))?;
         let state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier));
+        let state = match &config.hume {
+            Some(hume) => state.with_hume(Arc::new(crate::hume::HumeClient::new(
+                hume.clone(),
+                http_client(),
+                Arc::new(SystemClock),
+            ))),
+            None => state,
+        };
         Ok(match &config.gemini {
             Some(gemini) => state.with_model(crate::ai::gemini::Gemini::shared(gemini.clone())),
             None => state,
@@ -81,6 +97,7 @@ pub const FUNCTIONS: &[(&str, RouterFn)] = &[
     ("clerk-webhook", crate::webhooks::router),
     ("generate-question", crate::questions::generate_question_router),
     ("generate-feedback", crate::questions::generate_feedback_router),
+    ("interviews", crate::interviews::router),
 ];
 
 /// The router of the function named `name`.

@@ -28,6 +28,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The model provider; `None` (no key) makes the AI routes answer 503.
     pub gemini: Option<GeminiConfig>,
+    /// Hume (voice interviews); `None` (no keys) makes the Hume routes answer 503.
+    pub hume: Option<crate::hume::HumeConfig>,
 }
 
 impl Config {
@@ -45,6 +47,9 @@ impl Config {
         let vars = Vars(&lookup);
         let api_key = crate::secrets::resolve(&vars, crate::ai::API_KEY_VARIABLE).await?;
         config.gemini = gemini_from(&vars, api_key)?;
+        let hume_key = crate::secrets::resolve(&vars, crate::hume::API_KEY_VARIABLE).await?;
+        let hume_secret = crate::secrets::resolve(&vars, crate::hume::SECRET_KEY_VARIABLE).await?;
+        config.hume = hume_from(&vars, hume_key, hume_secret)?;
         Ok(config)
     }
 
@@ -59,6 +64,11 @@ impl Config {
                 "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
             ))?,
             gemini: gemini_from(&vars, vars.get(crate::ai::API_KEY_VARIABLE))?,
+            hume: hume_from(
+                &vars,
+                vars.get(crate::hume::API_KEY_VARIABLE),
+                vars.get(crate::hume::SECRET_KEY_VARIABLE),
+            )?,
         })
     }
 }
@@ -142,6 +152,34 @@ pub fn gemini_from(vars: &Vars, api_key: Option<String>) -> Result<Option<Gemini
     Ok(api_key.map(|api_key| GeminiConfig { api_key, model, base_url }))
 }
 
+/// The Hume settings given the resolved keys: both or neither (`None`: the Hume routes stay off);
+/// `HUME_BASE_URL` defaults to Hume's API (tests point it at a fake).
+pub fn hume_from(
+    vars: &Vars,
+    api_key: Option<String>,
+    secret_key: Option<String>,
+) -> Result<Option<crate::hume::HumeConfig>, ConfigError> {
+    let base_url = vars.get("HUME_BASE_URL").unwrap_or_else(|| crate::hume::DEFAULT_BASE_URL.to_owned());
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(ConfigError::Malformed {
+            name: "HUME_BASE_URL",
+            reason: "expected an http:// or https:// URL".into(),
+        });
+    }
+    match (api_key, secret_key) {
+        (Some(api_key), Some(secret_key)) => {
+            Ok(Some(crate::hume::HumeConfig { api_key, secret_key, base_url }))
+        }
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err(ConfigError::Missing("HUME_SECRET_KEY", "HUME_API_KEY is set, so set its secret key too"))
+        }
+        (None, Some(_)) => {
+            Err(ConfigError::Missing("HUME_API_KEY", "HUME_SECRET_KEY is set, so set the API key too"))
+        }
+    }
+}
+
 /// The variables a SAM `--env-vars` file (`infra/env.json`) gives the function with this logical
 /// id: `Parameters` apply to every function, the function's own entry overrides them.
 pub fn sam_env_vars(text: &str, logical_id: &str) -> Result<HashMap<String, String>, ConfigError> {
@@ -197,6 +235,23 @@ mod tests {
         ));
         assert_eq!(config.auth.authorized_parties, ["https://a.example", "https://b.example"]);
         assert_eq!(config.gemini, None, "no key, no model");
+        assert_eq!(config.hume, None, "no keys, no Hume");
+    }
+
+    #[test]
+    fn hume_needs_both_keys() {
+        let base = [("TABLE_NAME", "t"), ("CLERK_ISSUER", "https://x.clerk.accounts.dev")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            config(&vars)
+        };
+        let hume = with(&[("HUME_API_KEY", "k"), ("HUME_SECRET_KEY", "s")]).unwrap().hume.unwrap();
+        assert_eq!((hume.api_key.as_str(), hume.base_url.as_str()), ("k", "https://api.hume.ai"));
+        let error = with(&[("HUME_API_KEY", "k")]).unwrap_err();
+        assert!(error.to_string().starts_with("HUME_SECRET_KEY is not set"), "{error}");
+        let error =
+            with(&[("HUME_API_KEY", "k"), ("HUME_SECRET_KEY", "s"), ("HUME_BASE_URL", "api")]).unwrap_err();
+        assert!(error.to_string().starts_with("HUME_BASE_URL is malformed"), "{error}");
     }
 
     #[test]

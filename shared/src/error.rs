@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 429: too many requests (`RATE_LIMIT`).
     #[error("Too many requests; retry after {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
+    /// 502: a service we depend on (Hume, the model) failed; the message says which, never its words.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     /// 503: a dependency is not configured or not reachable right now.
     #[error("{message}")]
     Unavailable { message: String },
@@ -77,6 +80,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,7 +89,10 @@ impl ApiError {
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::BadGateway { code, .. } => code,
             Self::Unauthorized(_) => "UNAUTHENTICATED",
             Self::PlanLimit => "PLAN_LIMIT",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",

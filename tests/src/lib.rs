@@ -5,4 +5,5 @@ pub mod clerk;
 pub mod data_stream;
 pub mod dynamodb;
 pub mod gemini;
+pub mod hume;
 pub mod loopback;

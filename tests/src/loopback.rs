@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 
 pub struct LoopbackServer {
@@ -18,6 +19,11 @@ impl LoopbackServer {
         let addr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            // Streamed parts are small writes; without TCP_NODELAY, Nagle's algorithm holds each
+            // until the previous one is acknowledged (up to the client's delayed-ACK 40 ms).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;

@@ -132,6 +132,7 @@ async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let (webhooks, webhook_note) = local_webhooks(data_dir).await?;
     let state = AppState::new(table, verifier(auth)?).with_webhooks(webhooks);
     let (state, ai_note) = with_gemini(state, |name| std::env::var(name).ok()).await?;
+    let (state, hume_note) = with_hume(state, |name| std::env::var(name).ok()).await?;
     let mut routes = app::all_routes();
     if let Some(jwks) = jwks {
         // Published like Clerk's, so other local tools can verify dev tokens too.
@@ -147,11 +148,17 @@ async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     println!("  auth:  {auth_note}");
     println!("  webhooks: {webhook_note}");
     println!("  ai:    {ai_note}");
+    println!("  hume:  {hume_note}");
     println!("Get a token:  cargo run --release -- token --user user_dev --features 5_questions,1_interview");
     println!("Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{bound}/api/job-infos");
     println!(
         "Create a user as Clerk would:  cargo run --release -- webhook infra/events/clerk/user.created.json"
     );
+    // Streamed AI parts are small writes: without TCP_NODELAY, Nagle's algorithm would hold each
+    // until the previous one is acknowledged (up to a client's 40 ms delayed ACK).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -209,6 +216,29 @@ async fn with_gemini(
     })
 }
 
+/// Adds Hume when HUME_API_KEY and HUME_SECRET_KEY (or their _SECRET_ARN variants) are set;
+/// without them the Hume routes answer 503 and everything else works.
+async fn with_hume(
+    state: AppState,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(AppState, String)> {
+    let vars = Vars(&lookup);
+    let key = darasa::secrets::resolve(&vars, darasa::hume::API_KEY_VARIABLE).await?;
+    let secret = darasa::secrets::resolve(&vars, darasa::hume::SECRET_KEY_VARIABLE).await?;
+    Ok(match config::hume_from(&vars, key, secret)? {
+        Some(hume) => {
+            let note = format!("Hume at {}", hume.base_url);
+            let client = darasa::hume::HumeClient::new(hume, app::http_client(), Arc::new(SystemClock));
+            (state.with_hume(Arc::new(client)), note)
+        }
+        None => (
+            state,
+            "off (set HUME_API_KEY and HUME_SECRET_KEY to enable voice interviews; those routes answer 503)"
+                .to_owned(),
+        ),
+    })
+}
+
 async fn invoke(
     data_dir: &Path,
     function: &str,
@@ -231,6 +261,7 @@ async fn invoke(
     let mut state = AppState::new(table, verifier(auth)?);
     // The env file's GEMINI_* first (as `sam local invoke` sees them), then the shell's.
     (state, _) = with_gemini(state, |name| lookup(name).or_else(|| std::env::var(name).ok())).await?;
+    (state, _) = with_hume(state, |name| lookup(name).or_else(|| std::env::var(name).ok())).await?;
     let secret = darasa::secrets::resolve(&Vars(&lookup), webhooks::SECRET_VARIABLE).await?;
     if let Some(secret) = &secret {
         state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secret)?));

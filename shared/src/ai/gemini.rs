@@ -64,7 +64,8 @@ impl std::fmt::Debug for GeminiConfig {
 pub struct Policy {
     /// To establish the connection.
     pub connect_timeout: Duration,
-    /// From sending a request to the first byte of its reply body (thinking happens here).
+    /// From sending a streamed request to the first byte of its reply body (thinking happens
+    /// here). A whole (`generateContent`) reply is bounded by `total_timeout` alone.
     pub first_byte_timeout: Duration,
     /// Between two pieces of a streamed reply.
     pub idle_timeout: Duration,
@@ -173,7 +174,12 @@ impl Gemini {
             if remaining.is_zero() {
                 return Err(AiError::Timeout("total"));
             }
-            let (wait, what) = bounded_wait(policy.first_byte_timeout, "first byte", deadline);
+            // `generateContent` sends nothing until the whole reply is ready: only the deadline
+            // bounds it. A stream must start within the first-byte timeout.
+            let (wait, what) = match action {
+                Action::Stream => bounded_wait(policy.first_byte_timeout, "first byte", deadline),
+                Action::Generate => bounded_wait(policy.total_timeout, "total", deadline),
+            };
             let request = self
                 .inner
                 .http

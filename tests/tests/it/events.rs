@@ -35,7 +35,21 @@ const EVENTS: &[(&str, &str, u16)] = &[
     ("clerk-user-created.json", "clerk-webhook", 200),
     ("clerk-user-updated.json", "clerk-webhook", 200),
     ("clerk-user-deleted.json", "clerk-webhook", 200),
+    // The interview events use their own seeded job and interview; infra/env.json configures
+    // neither Hume nor Gemini, so those routes answer 503 (interviews.rs covers them with fakes).
+    ("interviews-create.json", "interviews", 201),
+    ("interviews-list.json", "interviews", 200),
+    ("interviews-get.json", "interviews", 200),
+    ("interviews-update.json", "interviews", 200),
+    ("interviews-transcript.json", "interviews", 503),
+    ("interviews-feedback.json", "interviews", 503),
+    ("hume-access-token.json", "interviews", 503),
+    ("interviews-delete.json", "interviews", 204),
 ];
+
+/// The job and interview the interview events name.
+const EVENT_INTERVIEW_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e002";
+const EVENT_INTERVIEW: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e101";
 
 async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -66,6 +80,35 @@ async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
     (table, dir)
 }
 
+/// The job and interview the interview events name; seeded when they start, so the job-infos
+/// events see only their own jobs.
+async fn seed_interviews(table: &SharedTable) {
+    let at = time::macros::datetime!(2026-11-01 09:00:00 UTC);
+    let interview_job = JobInfo {
+        id: EVENT_INTERVIEW_JOB.parse().unwrap(),
+        user_id: EVENT_USER.into(),
+        name: "Interview job".into(),
+        title: None,
+        experience_level: ExperienceLevel::Senior,
+        description: "Seeded for the interview events".into(),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    };
+    job_infos::insert(table.as_ref(), &interview_job).await.unwrap();
+    let interview = darasa::interviews::Interview {
+        id: EVENT_INTERVIEW.parse().unwrap(),
+        job_info_id: interview_job.id,
+        duration: darasa::interviews::ZERO_DURATION.into(),
+        hume_chat_id: None,
+        feedback: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    };
+    darasa::interviews::insert(table.as_ref(), EVENT_USER, &interview).await.unwrap();
+}
+
 fn verifier_for(function: &str) -> Arc<Verifier> {
     let env = std::fs::read_to_string(repo("infra/env.json")).unwrap();
     let vars = config::sam_env_vars(&env, &app::logical_id(function)).unwrap();
@@ -81,6 +124,9 @@ async fn every_event_runs_through_the_lambda_adapter() {
     for (file, function, status) in EVENTS {
         let event = std::fs::read_to_string(repo("infra/events").join(file)).unwrap();
         let event = resign_svix(event, function);
+        if *file == "interviews-create.json" {
+            seed_interviews(&table).await;
+        }
         let router = app::function_router(function).unwrap();
         let state = AppState::new(table.clone(), verifier_for(function));
         let state = match webhooks_for(function) {
@@ -128,6 +174,33 @@ async fn every_event_runs_through_the_lambda_adapter() {
                     _ => assert_eq!(name, None),
                 }
             }
+            "interviews-create.json" => {
+                assert_eq!(body["jobInfoId"], EVENT_INTERVIEW_JOB);
+                assert_eq!(body["duration"], "00:00:00");
+                assert_eq!(response["headers"]["etag"], "\"1\"");
+            }
+            "interviews-list.json" => {
+                let ids: Vec<&str> =
+                    body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+                assert_eq!(ids.len(), 2, "{body}");
+                assert_eq!(ids[1], EVENT_INTERVIEW, "the seeded interview is the older one");
+            }
+            "interviews-get.json" => assert_eq!(body["humeChatId"], Value::Null),
+            "interviews-update.json" => {
+                assert_eq!(body["humeChatId"], "470a49f6-1dec-4afe-8b61-035d3b2d63b0");
+                assert_eq!(body["duration"], "00:12:34");
+                let usage = users::get_usage(table.as_ref(), EVENT_USER).await.unwrap();
+                assert_eq!(usage.interviews_started, 1, "the start counts toward 1_interview");
+            }
+            "interviews-transcript.json" | "hume-access-token.json" => {
+                assert_eq!(body["code"], "UNAVAILABLE");
+                assert!(body["detail"].as_str().unwrap().contains("HUME_API_KEY"), "{file}: {body}");
+            }
+            "interviews-feedback.json" => {
+                assert_eq!(body["code"], "UNAVAILABLE");
+                assert!(body["detail"].as_str().unwrap().contains("GEMINI_API_KEY"), "{file}: {body}");
+            }
+            "interviews-delete.json" => assert_eq!(body, Value::Null),
             other => panic!("no expectation for {other}"),
         }
         covered.push(file.to_string());

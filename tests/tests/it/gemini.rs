@@ -309,3 +309,20 @@ async fn generate_returns_the_whole_reply_retrying_and_continuing() {
     fake.push(Reply::generated("", "STOP"));
     assert_eq!(model.generate(request()).await, Err(AiError::Empty));
 }
+
+#[tokio::test]
+async fn a_whole_reply_may_take_longer_than_a_streams_first_byte() {
+    // generateContent answers only once the whole reply is ready, so only the total deadline
+    // bounds it.
+    let fake = FakeGemini::start().await;
+    fake.push(Reply::generated("Worth the wait.", "STOP").delay_headers(Duration::from_millis(600)));
+    fake.push(Reply::generated("Too late.", "STOP").delay_headers(Duration::from_secs(5)));
+    let policy = Policy { first_byte_timeout: Duration::from_millis(300), ..test_policy() };
+    let model = fake.model(policy.clone());
+    assert_eq!(
+        model.generate(request()).await.map(|generated| generated.text),
+        Ok("Worth the wait.".to_owned())
+    );
+    let model = fake.model(Policy { total_timeout: Duration::from_secs(1), ..policy });
+    assert_eq!(model.generate(request()).await, Err(AiError::Timeout("total")));
+}

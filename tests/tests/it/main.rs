@@ -3,6 +3,7 @@
 mod auth;
 mod events;
 mod gemini;
+mod interviews;
 mod job_infos;
 mod me;
 mod questions;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use darasa::ai::gemini::Policy;
 use darasa::app::{self, AppState};
 use darasa::questions::{self, Difficulty, Question};
 use darasa::store::{Key, Query, Update};
@@ -83,7 +84,7 @@ async fn partition_size(app: &TestApp, user: &str) -> usize {
 
 /// Waits until the fake has received `count` requests.
 async fn until_requests(fake: &FakeGemini, count: usize) {
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if fake.requests().len() >= count {
             return;
         }
@@ -271,7 +272,14 @@ async fn a_failed_generation_stores_nothing_and_ends_with_an_error_part(store: S
 }
 
 async fn concurrent_requests_at_the_limit_store_exactly_one(store: Store) {
-    let (app, fake) = setup(store).await;
+    // The first generations wait for the last to arrive: give them time on a loaded machine.
+    let fake = FakeGemini::start().await;
+    let patient = Policy {
+        first_byte_timeout: Duration::from_secs(60),
+        total_timeout: Duration::from_secs(90),
+        ..test_policy()
+    };
+    let app = app_with_model(store, fake.model(patient)).await;
     let token = app.token(ALICE, FREE);
     let job = create_job(&app, &token, None).await;
     seed_usage(&app, ALICE, 4).await;

@@ -85,7 +85,8 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
                 .as_str()
                 .unwrap()
                 .replace("{jobInfoId}", &uuid::Uuid::now_v7().to_string())
-                .replace("{questionId}", &uuid::Uuid::now_v7().to_string());
+                .replace("{questionId}", &uuid::Uuid::now_v7().to_string())
+                .replace("{interviewId}", &uuid::Uuid::now_v7().to_string());
             let method: Method = properties["Method"].as_str().unwrap().parse().unwrap();
             let request = http::Request::builder()
                 .method(method.clone())
