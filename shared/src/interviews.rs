@@ -421,10 +421,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/hume/access-token", post(access_token_route))
 }
 
-fn with_etag(status: StatusCode, interview: Interview) -> Response {
-    (status, [(header::ETAG, http::etag(interview.version))], Json(interview)).into_response()
-}
-
 fn hume_client(state: &AppState) -> ApiResult<&HumeClient> {
     state.hume.as_deref().ok_or_else(|| ApiError::Unavailable {
         message: format!(
@@ -459,7 +455,7 @@ async fn create_route(
     let job_id = http::parse_id("jobInfoId", &raw_id)?;
     let interview = create(state.table.as_ref(), &session, job_id).await?;
     let location = format!("/api/interviews/{}", interview.id);
-    let mut response = with_etag(StatusCode::CREATED, interview);
+    let mut response = http::tagged(StatusCode::CREATED, interview.version, interview);
     if let Ok(location) = location.parse() {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -482,19 +478,12 @@ enum ListStatus {
     All,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListBody {
-    items: Vec<Interview>,
-    next_cursor: Option<String>,
-}
-
 async fn list_route(
     State(state): State<AppState>,
     session: Session,
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<ListParams>,
-) -> ApiResult<Json<ListBody>> {
+) -> ApiResult<Json<http::Listing<Interview>>> {
     let job_id = http::parse_id("jobInfoId", &raw_id)?;
     let page = PageParams { limit: params.limit, cursor: params.cursor };
     let (limit, cursor) = page.resolve(&users::partition(&session.user_id))?;
@@ -502,7 +491,7 @@ async fn list_route(
     job_infos::get_owned(table, &session.user_id, job_id).await?;
     let all = params.status == Some(ListStatus::All);
     let (items, next) = list(table, &session.user_id, job_id, all, limit, cursor).await?;
-    Ok(Json(ListBody { items, next_cursor: next.map(|cursor| cursor.encode()) }))
+    Ok(Json(http::Listing::new(items, next)))
 }
 
 async fn get_route(
@@ -513,10 +502,7 @@ async fn get_route(
 ) -> ApiResult<Response> {
     let id = http::parse_id("interviewId", &raw_id)?;
     let interview = get_owned(state.table.as_ref(), &session.user_id, id).await?;
-    if http::if_none_match(&headers, interview.version) {
-        return Ok(http::not_modified(interview.version));
-    }
-    Ok(with_etag(StatusCode::OK, interview))
+    Ok(http::conditional_get(&headers, interview.version, interview))
 }
 
 async fn update_route(
@@ -529,7 +515,7 @@ async fn update_route(
     let id = http::parse_id("interviewId", &raw_id)?;
     let expected = http::if_match(&headers)?;
     let interview = update(state.table.as_ref(), &session, id, changes, expected).await?;
-    Ok(with_etag(StatusCode::OK, interview))
+    Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
 async fn delete_route(
@@ -590,7 +576,7 @@ async fn feedback_route(
         return Err(ApiError::conflict("INTERVIEW_NOT_STARTED", "Interview has not been completed yet"));
     };
     if interview.feedback.is_some() && !params.regenerate {
-        return Ok(with_etag(StatusCode::OK, interview));
+        return Ok(http::tagged(StatusCode::OK, interview.version, interview));
     }
     let model = model(&state)?;
     let hume = hume_client(&state)?;
@@ -626,7 +612,7 @@ async fn feedback_route(
         return Err(ApiError::BadGateway { code: "AI_ERROR", message: "Failed to generate feedback".into() });
     }
     let interview = store_feedback(table, user_id, id, text).await?;
-    Ok(with_etag(StatusCode::OK, interview))
+    Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
 async fn access_token_route(State(state): State<AppState>, session: Session) -> ApiResult<Response> {

@@ -8,7 +8,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -315,18 +315,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/job-infos", get(list_route).post(create_route))
         .route("/api/job-infos/{jobInfoId}", get(get_route).patch(update_route).delete(delete_route))
         .merge(crate::questions::read_router())
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListBody {
-    items: Vec<JobInfo>,
-    next_cursor: Option<String>,
-}
-
-/// A resource with its ETag.
-fn with_etag(status: StatusCode, job: JobInfo) -> Response {
-    (status, [(header::ETAG, http::etag(job.version))], Json(job)).into_response()
+        .merge(crate::resumes::read_router())
 }
 
 async fn create_route(
@@ -336,7 +325,7 @@ async fn create_route(
 ) -> ApiResult<Response> {
     let job = create(state.table.as_ref(), &session.user_id, new).await?;
     let location = format!("/api/job-infos/{}", job.id);
-    let mut response = with_etag(StatusCode::CREATED, job);
+    let mut response = http::tagged(StatusCode::CREATED, job.version, job);
     if let Ok(location) = location.parse() {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -347,10 +336,10 @@ async fn list_route(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<ListBody>> {
+) -> ApiResult<Json<http::Listing<JobInfo>>> {
     let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let (items, next) = list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
-    Ok(Json(ListBody { items, next_cursor: next.map(|cursor| cursor.encode()) }))
+    Ok(Json(http::Listing::new(items, next)))
 }
 
 async fn get_route(
@@ -361,10 +350,7 @@ async fn get_route(
 ) -> ApiResult<Response> {
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let job = get_owned(state.table.as_ref(), &session.user_id, id).await?;
-    if http::if_none_match(&headers, job.version) {
-        return Ok(http::not_modified(job.version));
-    }
-    Ok(with_etag(StatusCode::OK, job))
+    Ok(http::conditional_get(&headers, job.version, job))
 }
 
 async fn update_route(
@@ -377,7 +363,7 @@ async fn update_route(
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let expected = http::if_match(&headers)?;
     let job = update(state.table.as_ref(), &session.user_id, id, changes, expected).await?;
-    Ok(with_etag(StatusCode::OK, job))
+    Ok(http::tagged(StatusCode::OK, job.version, job))
 }
 
 async fn delete_route(

@@ -15,8 +15,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -217,25 +217,18 @@ pub fn read_router() -> Router<AppState> {
         .route("/api/questions/{questionId}", get(get_route))
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListBody {
-    items: Vec<Question>,
-    next_cursor: Option<String>,
-}
-
 async fn list_route(
     State(state): State<AppState>,
     session: Session,
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<ListBody>> {
+) -> ApiResult<Json<http::Listing<Question>>> {
     let job_id = http::parse_id("jobInfoId", &raw_id)?;
     let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let table = state.table.as_ref();
     job_infos::get_owned(table, &session.user_id, job_id).await?;
     let (items, next) = list(table, &session.user_id, job_id, limit, cursor).await?;
-    Ok(Json(ListBody { items, next_cursor: next.map(|cursor| cursor.encode()) }))
+    Ok(Json(http::Listing::new(items, next)))
 }
 
 async fn get_route(
@@ -248,10 +241,7 @@ async fn get_route(
     let question = find(state.table.as_ref(), &session.user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("QUESTION_NOT_FOUND", "No question of yours has this id"))?;
-    if http::if_none_match(&headers, question.version) {
-        return Ok(http::not_modified(question.version));
-    }
-    Ok(([(header::ETAG, http::etag(question.version))], Json(question)).into_response())
+    Ok(http::conditional_get(&headers, question.version, question))
 }
 
 // ---- HTTP: the AI routes (plain-text errors, data-stream replies) ----

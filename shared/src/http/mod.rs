@@ -227,6 +227,33 @@ impl IfMatch {
     }
 }
 
+/// One page of a list: its items and the cursor of the next page (absent on the last page).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Listing<T> {
+    pub fn new(items: Vec<T>, next: Option<crate::store::Cursor>) -> Self {
+        Self { items, next_cursor: next.map(|cursor| cursor.encode()) }
+    }
+}
+
+/// A versioned resource as JSON with its ETag.
+pub fn tagged<T: serde::Serialize>(status: StatusCode, version: u64, resource: T) -> Response {
+    (status, [(header::ETAG, etag(version))], axum::Json(resource)).into_response()
+}
+
+/// A GET of a versioned resource: 304 when `If-None-Match` names its version, else 200 + ETag.
+pub fn conditional_get<T: serde::Serialize>(headers: &HeaderMap, version: u64, resource: T) -> Response {
+    if if_none_match(headers, version) {
+        return not_modified(version);
+    }
+    tagged(StatusCode::OK, version, resource)
+}
+
 /// `304 Not Modified` with the ETag.
 pub fn not_modified(version: u64) -> Response {
     (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response()
