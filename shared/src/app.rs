@@ -98,6 +98,7 @@ pub const FUNCTIONS: &[(&str, RouterFn)] = &[
     ("generate-question", crate::questions::generate_question_router),
     ("generate-feedback", crate::questions::generate_feedback_router),
     ("interviews", crate::interviews::router),
+    ("analyze-resume", crate::resumes::analyze_router),
 ];
 
 /// The router of the function named `name`.

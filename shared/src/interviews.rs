@@ -433,13 +433,7 @@ fn hume_client(state: &AppState) -> ApiResult<&HumeClient> {
 }
 
 fn model(state: &AppState) -> ApiResult<SharedModel> {
-    state.model.clone().ok_or_else(|| ApiError::Unavailable {
-        message: format!(
-            "AI features are not configured on this server: set {} (in AWS, {}_SECRET_ARN) to enable them",
-            ai::API_KEY_VARIABLE,
-            ai::API_KEY_VARIABLE
-        ),
-    })
+    state.model.clone().ok_or_else(|| ApiError::Unavailable { message: ai::not_configured_message() })
 }
 
 fn hume_failed(error: HumeError) -> ApiError {

@@ -13,6 +13,7 @@ pub mod job_infos;
 pub mod plans;
 pub mod protect;
 pub mod questions;
+pub mod resumes;
 pub mod secrets;
 pub mod store;
 pub mod users;

@@ -288,18 +288,12 @@ fn plain_json<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|_| PlainError::bad_request(error))
 }
 
-/// The configured model, or the 503 that says how to configure one.
-fn model(state: &AppState) -> Result<SharedModel, PlainError> {
-    state.model.clone().ok_or_else(|| {
-        PlainError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "AI features are not configured on this server: set {} (in AWS, {}_SECRET_ARN) to enable them",
-                ai::API_KEY_VARIABLE,
-                ai::API_KEY_VARIABLE
-            ),
-        )
-    })
+/// The configured model, or the 503 that says how to configure one (every plain-text AI route).
+pub(crate) fn model(state: &AppState) -> Result<SharedModel, PlainError> {
+    state
+        .model
+        .clone()
+        .ok_or_else(|| PlainError::new(StatusCode::SERVICE_UNAVAILABLE, ai::not_configured_message()))
 }
 
 /// An id from a body that names nothing of the caller's is the original's 403, whatever its shape.

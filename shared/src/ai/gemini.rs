@@ -324,6 +324,10 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[async_trait]
 impl Model for Gemini {
+    fn name(&self) -> String {
+        self.inner.config.model.trim_start_matches("models/").to_owned()
+    }
+
     fn stream(&self, request: ModelRequest) -> ModelStream {
         let gemini = self.clone();
         Box::pin(async_stream::try_stream! {

@@ -148,6 +148,11 @@ pub trait Model: Send + Sync + 'static {
 
     /// The whole reply at once.
     async fn generate(&self, request: ModelRequest) -> Result<Generated, AiError>;
+
+    /// The model's name, recorded with what it produced (e.g. `gemini-2.5-flash`).
+    fn name(&self) -> String {
+        "unknown".into()
+    }
 }
 
 /// Why a reply failed. `Display` is for the log (it may quote the provider); what a client may
@@ -214,6 +219,14 @@ impl AiError {
 
 /// The variable that enables the AI routes; named by the 503 they answer without it.
 pub const API_KEY_VARIABLE: &str = "GEMINI_API_KEY";
+
+/// What every AI route answers (with 503) when no model is configured.
+pub fn not_configured_message() -> String {
+    format!(
+        "AI features are not configured on this server: set {API_KEY_VARIABLE} (in AWS, \
+         {API_KEY_VARIABLE}_SECRET_ARN) to enable them"
+    )
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! description, a question) goes inside a fence longer than any backtick run it contains, so it
 //! cannot close its own block.
 
-use super::{ModelRequest, Turn};
+use super::{ModelRequest, Output, Part, Turn};
 use crate::job_infos::JobInfo;
 use crate::questions::{Difficulty, Question};
 
@@ -87,6 +87,64 @@ fn feedback_system(question: &str) -> String {
     )
 }
 
+/// The request for a resume analysis (original-app §8.4): the job and the rules in the system
+/// instruction; the resume as the user's message, either a file Gemini reads inline (PDF, text)
+/// or the text we extracted (DOCX). The reply is JSON per `resumes::analysis_schema`.
+pub fn resume_request(job: &JobInfo, resume: Part) -> ModelRequest {
+    let resume = match resume {
+        Part::Text(text) => {
+            Part::Text(format!("My resume (the text of my Word document):\n{}", fenced(&text)))
+        }
+        file @ Part::File { .. } => file,
+    };
+    ModelRequest {
+        system: resume_system(job),
+        turns: vec![Turn { role: super::Role::User, parts: vec![resume] }],
+        output: Some(Output {
+            mime_type: "application/json".into(),
+            schema: Some(crate::resumes::analysis_schema()),
+        }),
+    }
+}
+
+fn resume_system(job: &JobInfo) -> String {
+    let mut job_lines = String::new();
+    if let Some(title) = job.title.as_deref().filter(|title| !title.trim().is_empty()) {
+        job_lines.push_str(&format!("Job title: {}\n", inline_code(title)));
+    }
+    job_lines.push_str(&format!("Experience level: {}\n", inline_code(job.experience_level.as_str())));
+    job_lines.push_str(&format!("Job description:\n{}\n", fenced(&job.description)));
+    format!(
+        "You are an experienced recruiter and hiring advisor. The user's message is their resume; \
+         review it against the job below and tell them how to improve it for this job.\n\
+         \n\
+         {job_lines}\
+         \n\
+         Assess five categories, each with a score from 1 to 10, a short summary and a list of \
+         specific feedback items (each a strength, a minor improvement or a major improvement, \
+         with a short name and a message):\n\
+         - ats: how easily applicant tracking systems read it: a simple layout, standard section \
+         headings, no graphics, tables or columns, consistent formatting;\n\
+         - jobMatch: how well the skills, technologies, experience and achievements fit the job \
+         description and the experience level;\n\
+         - writingAndFormatting: clarity, grammar, structure and tone; suggest better wording \
+         that fits the job description;\n\
+         - keywordCoverage: which important keywords of the job description are present and \
+         which are missing;\n\
+         - other: anything else that matters: contact details, outdated technologies, red \
+         flags, unexplained gaps.\n\
+         Then give an overall score from 1 to 10.\n\
+         \n\
+         Rules:\n\
+         - Reply only with JSON that follows the response schema, nothing else.\n\
+         - Speak to the candidate as \"you\".\n\
+         - Be honest and specific; critical feedback is welcome when it helps.\n\
+         - Judge only what the resume says; do not invent experience.\n\
+         \n\
+         Stop as soon as the JSON object is complete."
+    )
+}
+
 /// `text` in a fenced block whose fence is longer than any backtick run inside it.
 pub fn fenced(text: &str) -> String {
     let fence = "`".repeat(longest_backtick_run(text).max(2) + 1);
@@ -158,6 +216,25 @@ mod tests {
             ]
         );
         assert!(!question_request(&job(None), &[], Difficulty::Easy).system.contains("Job title"));
+    }
+
+    #[test]
+    fn resume_prompt_carries_the_job_the_file_and_the_schema() {
+        let file = Part::File { mime_type: "application/pdf".into(), data: b"%PDF-1.4".to_vec() };
+        let request = resume_request(&job(Some("Backend Engineer")), file.clone());
+        assert!(request.system.contains("````\nRust, ```DynamoDB```\n````"));
+        assert!(request.system.contains("Job title: `Backend Engineer`"));
+        for key in crate::resumes::CATEGORIES {
+            assert!(request.system.contains(&format!("- {key}: ")), "{key}");
+        }
+        assert_eq!(request.turns, [Turn { role: Role::User, parts: vec![file] }]);
+        let output = request.output.unwrap();
+        assert_eq!(output.mime_type, "application/json");
+        assert_eq!(output.schema, Some(crate::resumes::analysis_schema()));
+        // Extracted text is fenced, so a resume cannot close its own block.
+        let text = resume_request(&job(None), Part::Text("a ```b```".into()));
+        assert!(text.turns[0].text().ends_with("````\na ```b```\n````"), "{}", text.turns[0].text());
+        assert!(!text.system.contains("Job title"));
     }
 
     #[test]

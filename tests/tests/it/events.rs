@@ -32,6 +32,10 @@ const EVENTS: &[(&str, &str, u16)] = &[
     // the same events against a fake Gemini).
     ("generate-question.json", "generate-question", 503),
     ("generate-feedback.json", "generate-feedback", 503),
+    // A base64 multipart upload, as a function URL delivers it: the form passes the checks that
+    // come first, then the missing GEMINI_API_KEY answers 503 before ownership and the plan
+    // (user_events has no unlimited_resume_analysis; resumes.rs covers those with a fake Gemini).
+    ("analyze-resume.json", "analyze-resume", 503),
     ("clerk-user-created.json", "clerk-webhook", 200),
     ("clerk-user-updated.json", "clerk-webhook", 200),
     ("clerk-user-deleted.json", "clerk-webhook", 200),
@@ -159,7 +163,7 @@ async fn every_event_runs_through_the_lambda_adapter() {
             }
             "job-infos-delete.json" => assert_eq!(body, Value::Null),
             "me.json" => assert_eq!(body["user"]["email"], "events@example.com"),
-            "generate-question.json" | "generate-feedback.json" => {
+            "generate-question.json" | "generate-feedback.json" | "analyze-resume.json" => {
                 assert_eq!(response["headers"]["content-type"], "text/plain; charset=utf-8");
                 assert!(body.as_str().is_some_and(|text| text.contains("GEMINI_API_KEY")), "{file}: {body}");
             }

@@ -7,6 +7,7 @@ mod interviews;
 mod job_infos;
 mod me;
 mod questions;
+mod resumes;
 mod store_contract;
 mod template;
 mod webhooks;

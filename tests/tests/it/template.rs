@@ -107,6 +107,7 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
 const STREAMING: &[(&str, &str)] = &[
     ("generate-question", "/api/ai/questions/generate-question"),
     ("generate-feedback", "/api/ai/questions/generate-feedback"),
+    ("analyze-resume", "/api/ai/resumes/analyze"),
 ];
 
 /// Functions whose routes take no session token (they verify something else).
