@@ -27,10 +27,10 @@ use crate::hume::{self, HumeClient, HumeError};
 use crate::job_infos::{self, JobInfo};
 use crate::plans::Features;
 use crate::protect::{self, Decision};
-use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Table, Update, Write};
+use crate::store::{self, Condition, Cursor, Item, Key, StoreError, Table, Update, Write};
 use crate::users;
 
-const KIND: &str = "INTERVIEW";
+const KIND: job_infos::ChildKind = job_infos::ChildKind("INTERVIEW");
 const HUME_CHAT_ID: &str = "humeChatId";
 /// A new interview's duration, as the original inserts it.
 pub const ZERO_DURATION: &str = "00:00:00";
@@ -60,23 +60,14 @@ pub struct Interview {
 }
 
 pub fn key(user_id: &str, id: Uuid) -> Key {
-    Key::new(users::partition(user_id), format!("{KIND}#{id}"))
+    KIND.key(user_id, id)
 }
 
 /// The item: unset optional fields are left out (not `null`), so `AttributeAbsent` sees them absent.
 fn to_item(user_id: &str, interview: &Interview) -> Result<Item, StoreError> {
-    let mut item = store::to_item(&key(user_id, interview.id), interview)?;
+    let mut item = KIND.item(user_id, interview.job_info_id, interview.id, interview)?;
     item.retain(|_, value| !value.is_null());
-    item.insert(
-        Index::ByParent.attribute().into(),
-        job_infos::child_key(interview.job_info_id, KIND, interview.id).into(),
-    );
     Ok(item)
-}
-
-/// The `parentKey` prefix of job `job_id`'s interviews.
-fn prefix(job_id: Uuid) -> String {
-    format!("{}{KIND}#", job_infos::children_prefix(job_id))
 }
 
 fn not_found() -> ApiError {
@@ -160,11 +151,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<Interview>, Option<Cursor>)> {
-    let query = Query::new(users::partition(user_id), prefix(job_id))
-        .index(Index::ByParent)
-        .descending()
-        .limit(limit)
-        .after(cursor);
+    let query = KIND.of_job(user_id, job_id).descending().limit(limit).after(cursor);
     let page = table.query(&query).await?;
     let mut interviews = Vec::with_capacity(page.items.len());
     for item in page.items {

@@ -88,6 +88,37 @@ pub fn child_key(job_id: Uuid, kind: &str, child_id: Uuid) -> String {
     format!("{}{kind}#{child_id}", children_prefix(job_id))
 }
 
+/// A kind of item attached to a job info (questions, interviews, resume analyses): its own sort
+/// key `<KIND>#<id>` in the user's partition (so its id alone finds it) and a `parentKey` under
+/// its job (so the job's cascade and its lists find it through the `byParent` index).
+#[derive(Debug, Clone, Copy)]
+pub struct ChildKind(pub &'static str);
+
+impl ChildKind {
+    pub fn key(self, user_id: &str, id: Uuid) -> Key {
+        Key::new(users::partition(user_id), format!("{}#{id}", self.0))
+    }
+
+    /// `value` as an item of this kind, attached to job `job_id`.
+    pub fn item<T: Serialize>(
+        self,
+        user_id: &str,
+        job_id: Uuid,
+        id: Uuid,
+        value: &T,
+    ) -> Result<Item, StoreError> {
+        let mut item = store::to_item(&self.key(user_id, id), value)?;
+        item.insert(Index::ByParent.attribute().into(), child_key(job_id, self.0, id).into());
+        Ok(item)
+    }
+
+    /// The items of this kind attached to job `job_id`, oldest first.
+    pub fn of_job(self, user_id: &str, job_id: Uuid) -> Query {
+        Query::new(users::partition(user_id), format!("{}{}#", children_prefix(job_id), self.0))
+            .index(Index::ByParent)
+    }
+}
+
 /// A condition that holds while the job exists and is not being deleted: guard every write
 /// that attaches a child to it with a `Write::Check` on this.
 pub fn attachable() -> Condition {

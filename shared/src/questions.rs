@@ -33,9 +33,7 @@ use crate::http::data_stream::{self, StreamPart};
 use crate::http::plain::{self, PlainError, PlainSession};
 use crate::http::{self, PageParams, QueryParams};
 use crate::job_infos::{self, JobInfo};
-use crate::store::{
-    self, Condition, Cursor, Index, Item, Key, Query, SharedTable, StoreError, Table, Update, Write,
-};
+use crate::store::{self, Condition, Cursor, Item, Key, SharedTable, StoreError, Table, Update, Write};
 use crate::users;
 
 /// The previous questions a generation prompt carries (the most recent ones): enough to avoid
@@ -50,7 +48,7 @@ pub const MAX_QUESTION_TEXT: usize = 50_000;
 pub const QUESTION_ERROR: &str = "Error generating your question";
 pub const FEEDBACK_ERROR: &str = "Error generating your feedback";
 
-const KIND: &str = "QUESTION";
+const KIND: job_infos::ChildKind = job_infos::ChildKind("QUESTION");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,21 +100,11 @@ impl Question {
 }
 
 pub fn key(user_id: &str, id: Uuid) -> Key {
-    Key::new(users::partition(user_id), format!("{KIND}#{id}"))
+    KIND.key(user_id, id)
 }
 
 fn to_item(user_id: &str, question: &Question) -> Result<Item, StoreError> {
-    let mut item = store::to_item(&key(user_id, question.id), question)?;
-    item.insert(
-        Index::ByParent.attribute().into(),
-        job_infos::child_key(question.job_info_id, KIND, question.id).into(),
-    );
-    Ok(item)
-}
-
-/// The `parentKey` prefix of job `job_id`'s questions.
-fn prefix(job_id: Uuid) -> String {
-    format!("{}{KIND}#", job_infos::children_prefix(job_id))
+    KIND.item(user_id, question.job_info_id, question.id, question)
 }
 
 /// The caller's question, or `None` when they have none with this id or its job is gone (a
@@ -137,10 +125,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<Question>, Option<Cursor>)> {
-    let query = Query::new(users::partition(user_id), prefix(job_id))
-        .index(Index::ByParent)
-        .limit(limit)
-        .after(cursor);
+    let query = KIND.of_job(user_id, job_id).limit(limit).after(cursor);
     let page = table.query(&query).await?;
     let questions = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
     Ok((questions, page.cursor))
@@ -148,8 +133,7 @@ pub async fn list(
 
 /// The job's `max` most recent questions, oldest first.
 pub async fn recent(table: &dyn Table, user_id: &str, job_id: Uuid, max: usize) -> ApiResult<Vec<Question>> {
-    let query =
-        Query::new(users::partition(user_id), prefix(job_id)).index(Index::ByParent).descending().limit(max);
+    let query = KIND.of_job(user_id, job_id).descending().limit(max);
     let page = table.query(&query).await?;
     let mut questions: Vec<Question> =
         page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;

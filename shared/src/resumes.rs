@@ -37,7 +37,7 @@ use crate::http::plain::{PlainError, PlainSession};
 use crate::http::{self, PageParams, QueryParams, data_stream};
 use crate::job_infos::{self, JobInfo};
 use crate::plans::UNLIMITED_RESUME_ANALYSIS;
-use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Table, Update, Write};
+use crate::store::{self, Condition, Cursor, Item, Key, StoreError, Table, Update, Write};
 use crate::users;
 
 pub const PATH: &str = "/api/ai/resumes/analyze";
@@ -80,7 +80,7 @@ pub const TOO_LARGE: &str = "File size exceeds 4.5MB limit";
 pub const LEGACY_DOC: &str = "Legacy .doc files cannot be read; save it as .docx or PDF";
 pub const EMPTY_FILE: &str = "The uploaded file is empty";
 
-const KIND: &str = "RESUME";
+const KIND: job_infos::ChildKind = job_infos::ChildKind("RESUME");
 
 // ---- file types ----
 
@@ -422,21 +422,11 @@ pub struct ResumeAnalysis {
 }
 
 pub fn key(user_id: &str, id: Uuid) -> Key {
-    Key::new(users::partition(user_id), format!("{KIND}#{id}"))
+    KIND.key(user_id, id)
 }
 
 fn to_item(user_id: &str, record: &ResumeAnalysis) -> Result<Item, StoreError> {
-    let mut item = store::to_item(&key(user_id, record.id), record)?;
-    item.insert(
-        Index::ByParent.attribute().into(),
-        job_infos::child_key(record.job_info_id, KIND, record.id).into(),
-    );
-    Ok(item)
-}
-
-/// The `parentKey` prefix of job `job_id`'s analyses.
-fn prefix(job_id: Uuid) -> String {
-    format!("{}{KIND}#", job_infos::children_prefix(job_id))
+    KIND.item(user_id, record.job_info_id, record.id, record)
 }
 
 /// Why an analysis was not stored.
@@ -474,11 +464,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<ResumeAnalysis>, Option<Cursor>)> {
-    let query = Query::new(users::partition(user_id), prefix(job_id))
-        .index(Index::ByParent)
-        .descending()
-        .limit(limit)
-        .after(cursor);
+    let query = KIND.of_job(user_id, job_id).descending().limit(limit).after(cursor);
     let page = table.query(&query).await?;
     let analyses = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
     Ok((analyses, page.cursor))
