@@ -19,7 +19,9 @@ use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, JsonBody, PageParams, QueryParams};
-use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Table, Update, cascade};
+use crate::store::{
+    self, Condition, Cursor, Index, Item, Key, Query, StoreError, Table, Update, Write, cascade,
+};
 use crate::users;
 
 /// Documented maximum lengths (characters). The original had none; these keep items and prompts
@@ -227,8 +229,18 @@ pub async fn create(table: &dyn Table, user_id: &str, new: NewJobInfo) -> ApiRes
 
 /// Stores a new job info (its id must be new).
 pub async fn insert(table: &dyn Table, job: &JobInfo) -> ApiResult<()> {
-    table.put(to_item(job)?, Some(Condition::NotExists)).await?;
-    Ok(())
+    // A session token outlives Clerk's `user.deleted` by up to a minute: it must not re-create
+    // data in the partition the webhook swept. (Children need their job, so they follow.)
+    let writes = vec![
+        Write::Put { item: to_item(job)?, condition: Some(Condition::NotExists) },
+        users::not_deleted(&job.user_id),
+    ];
+    match table.transact(writes).await {
+        Err(StoreError::ConditionFailed { write: Some(1) }) => {
+            Err(ApiError::Unauthorized("This account has been deleted".into()))
+        }
+        other => Ok(other?),
+    }
 }
 
 pub async fn update(

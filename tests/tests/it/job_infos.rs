@@ -36,6 +36,7 @@ on_both_stores!(
     delete_cascades_to_children_only,
     other_users_ids_are_not_found,
     missing_token_is_unauthorized,
+    a_deleted_users_token_cannot_recreate_data,
 );
 
 async fn create_returns_the_resource(store: Store) {
@@ -338,4 +339,15 @@ async fn missing_token_is_unauthorized(store: Store) {
             .await
             .assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
+}
+
+async fn a_deleted_users_token_cannot_recreate_data(store: Store) {
+    let app = TestApp::new(store).await;
+    let token = app.token(ALICE, &[]);
+    create(&app, &token, job("before")).await;
+    // What Clerk's user.deleted does; the token stays valid for up to a minute afterwards.
+    darasa::users::delete_user(app.table.as_ref(), ALICE, time::OffsetDateTime::now_utc()).await.unwrap();
+    let response = app.call(Method::POST, "/api/job-infos", Some(&token), Some(job("after")), &[]).await;
+    response.assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    assert!(list_all(&app, &token).await.is_empty(), "nothing re-created in the swept partition");
 }
