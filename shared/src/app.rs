@@ -53,22 +53,31 @@ impl AppState {
         self
     }
 
-    /// A deployed function's state: DynamoDB and Clerk as configured.
-    pub async fn from_config(config: &Config) -> Result<Self, crate::auth::AuthError> {
-        let verifier = Verifier::new(config.auth.clone(), http_client(), Arc::new(SystemClock))?;
-        let state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier));
-        let state = match &config.hume {
-            Some(hume) => state.with_hume(Arc::new(crate::hume::HumeClient::new(
+    /// Attaches the model and Hume that are configured; without them their routes answer 503.
+    pub fn with_providers(
+        self,
+        gemini: Option<&crate::ai::gemini::GeminiConfig>,
+        hume: Option<&crate::hume::HumeConfig>,
+    ) -> Self {
+        let state = match hume {
+            Some(hume) => self.with_hume(Arc::new(crate::hume::HumeClient::new(
                 hume.clone(),
                 http_client(),
                 Arc::new(SystemClock),
             ))),
-            None => state,
+            None => self,
         };
-        Ok(match &config.gemini {
+        match gemini {
             Some(gemini) => state.with_model(crate::ai::gemini::Gemini::shared(gemini.clone())),
             None => state,
-        })
+        }
+    }
+
+    /// A deployed function's state: DynamoDB, Clerk and the providers as configured.
+    pub async fn from_config(config: &Config) -> Result<Self, crate::auth::AuthError> {
+        let verifier = Verifier::new(config.auth.clone(), http_client(), Arc::new(SystemClock))?;
+        Ok(Self::new(dynamo_table(&config.table).await, Arc::new(verifier))
+            .with_providers(config.gemini.as_ref(), config.hume.as_ref()))
     }
 }
 
@@ -77,13 +86,19 @@ pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
     Arc::new(DynamoTable::connect(table.endpoint.as_deref(), &table.name).await)
 }
 
-/// The one outbound HTTP client (rustls, bounded timeouts), shared by every caller.
+/// The one outbound HTTP client (rustls, bounded timeouts), built once per process and shared by
+/// every caller (a clone shares its connection pool).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// Builds one function's routes.

@@ -45,11 +45,8 @@ impl Config {
         let lookup = |name: &str| std::env::var(name).ok();
         let mut config = Self::from_lookup(lookup)?;
         let vars = Vars(&lookup);
-        let api_key = crate::secrets::resolve(&vars, crate::ai::API_KEY_VARIABLE).await?;
-        config.gemini = gemini_from(&vars, api_key)?;
-        let hume_key = crate::secrets::resolve(&vars, crate::hume::API_KEY_VARIABLE).await?;
-        let hume_secret = crate::secrets::resolve(&vars, crate::hume::SECRET_KEY_VARIABLE).await?;
-        config.hume = hume_from(&vars, hume_key, hume_secret)?;
+        config.gemini = load_gemini(&vars).await?;
+        config.hume = load_hume(&vars).await?;
         Ok(config)
     }
 
@@ -132,6 +129,19 @@ pub fn auth_from(vars: &Vars) -> Result<Option<AuthConfig>, ConfigError> {
 /// The Gemini settings given the resolved API key (`None`: the AI routes stay off): `GEMINI_MODEL`
 /// (default gemini-2.5-flash) and `GEMINI_BASE_URL` (default Google's endpoint; tests point it
 /// at a fake).
+/// `GEMINI_*`, with the key resolved from `GEMINI_API_KEY` or its `_SECRET_ARN`.
+pub async fn load_gemini(vars: &Vars<'_>) -> Result<Option<GeminiConfig>, ConfigError> {
+    let api_key = crate::secrets::resolve(vars, crate::ai::API_KEY_VARIABLE).await?;
+    gemini_from(vars, api_key)
+}
+
+/// `HUME_*`, with both keys resolved from their variables or their `_SECRET_ARN`s.
+pub async fn load_hume(vars: &Vars<'_>) -> Result<Option<crate::hume::HumeConfig>, ConfigError> {
+    let key = crate::secrets::resolve(vars, crate::hume::API_KEY_VARIABLE).await?;
+    let secret = crate::secrets::resolve(vars, crate::hume::SECRET_KEY_VARIABLE).await?;
+    hume_from(vars, key, secret)
+}
+
 pub fn gemini_from(vars: &Vars, api_key: Option<String>) -> Result<Option<GeminiConfig>, ConfigError> {
     let model = vars.get("GEMINI_MODEL").unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let name = model.strip_prefix("models/").unwrap_or(&model);

@@ -151,16 +151,10 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<Interview>, Option<Cursor>)> {
-    let query = KIND.of_job(user_id, job_id).descending().limit(limit).after(cursor);
-    let page = table.query(&query).await?;
-    let mut interviews = Vec::with_capacity(page.items.len());
-    for item in page.items {
-        let interview: Interview = store::from_item(item)?;
-        if all || interview.hume_chat_id.is_some() {
-            interviews.push(interview);
-        }
-    }
-    Ok((interviews, page.cursor))
+    let (mut interviews, next): (Vec<Interview>, _) =
+        KIND.page(table, user_id, job_id, true, limit, cursor).await?;
+    interviews.retain(|interview| all || interview.hume_chat_id.is_some());
+    Ok((interviews, next))
 }
 
 /// `PATCH` changes.
@@ -356,13 +350,7 @@ pub fn feedback_request(
 }
 
 fn feedback_system(user_name: &str, job: &JobInfo) -> String {
-    let mut job_lines = String::new();
-    // A missing title is left out, never printed as "null".
-    if let Some(title) = job.title.as_deref().map(str::trim).filter(|title| !title.is_empty()) {
-        job_lines.push_str(&format!("Job title: {title}\n"));
-    }
-    job_lines.push_str(&format!("Experience level: {}\n", job.experience_level.as_str()));
-    job_lines.push_str(&format!("Job description:\n{}\n", ai::prompts::fenced(&job.description)));
+    let job_lines = ai::prompts::job_lines(job, str::to_owned);
     let name = user_name.trim();
     let name = if name.is_empty() { "the candidate" } else { name };
     format!(
@@ -465,11 +453,10 @@ async fn list_route(
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<http::Listing<Interview>>> {
-    let job_id = http::parse_id("jobInfoId", &raw_id)?;
     let page = PageParams { limit: params.limit, cursor: params.cursor };
-    let (limit, cursor) = page.resolve(&users::partition(&session.user_id))?;
     let table = state.table.as_ref();
-    job_infos::get_owned(table, &session.user_id, job_id).await?;
+    let (job_id, limit, cursor) =
+        job_infos::child_page_request(table, &session.user_id, &raw_id, &page).await?;
     let all = params.status == Some(ListStatus::All);
     let (items, next) = list(table, &session.user_id, job_id, all, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -119,6 +120,39 @@ impl ChildKind {
         Query::new(users::partition(user_id), format!("{}{}#", children_prefix(job_id), self.0))
             .index(Index::ByParent)
     }
+
+    /// One page of this kind's items under job `job_id`, decoded.
+    pub async fn page<T: DeserializeOwned>(
+        self,
+        table: &dyn Table,
+        user_id: &str,
+        job_id: Uuid,
+        newest_first: bool,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> ApiResult<(Vec<T>, Option<Cursor>)> {
+        let mut query = self.of_job(user_id, job_id).limit(limit).after(cursor);
+        if newest_first {
+            query = query.descending();
+        }
+        let page = table.query(&query).await?;
+        let items = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
+        Ok((items, page.cursor))
+    }
+}
+
+/// What a route listing a job's children needs: the job id from the path (the caller's job, else
+/// 404) and the requested page.
+pub async fn child_page_request(
+    table: &dyn Table,
+    user_id: &str,
+    raw_job_id: &str,
+    page: &PageParams,
+) -> ApiResult<(Uuid, usize, Option<Cursor>)> {
+    let job_id = http::parse_id("jobInfoId", raw_job_id)?;
+    let (limit, cursor) = page.resolve(&users::partition(user_id))?;
+    get_owned(table, user_id, job_id).await?;
+    Ok((job_id, limit, cursor))
 }
 
 /// A condition that holds while the job exists and is not being deleted: guard every write

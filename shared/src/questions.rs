@@ -125,10 +125,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<Question>, Option<Cursor>)> {
-    let query = KIND.of_job(user_id, job_id).limit(limit).after(cursor);
-    let page = table.query(&query).await?;
-    let questions = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
-    Ok((questions, page.cursor))
+    KIND.page(table, user_id, job_id, false, limit, cursor).await
 }
 
 /// The job's `max` most recent questions, oldest first.
@@ -207,10 +204,9 @@ async fn list_route(
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<http::Listing<Question>>> {
-    let job_id = http::parse_id("jobInfoId", &raw_id)?;
-    let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let table = state.table.as_ref();
-    job_infos::get_owned(table, &session.user_id, job_id).await?;
+    let (job_id, limit, cursor) =
+        job_infos::child_page_request(table, &session.user_id, &raw_id, &params).await?;
     let (items, next) = list(table, &session.user_id, job_id, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))
 }

@@ -464,10 +464,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> ApiResult<(Vec<ResumeAnalysis>, Option<Cursor>)> {
-    let query = KIND.of_job(user_id, job_id).descending().limit(limit).after(cursor);
-    let page = table.query(&query).await?;
-    let analyses = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
-    Ok((analyses, page.cursor))
+    KIND.page(table, user_id, job_id, true, limit, cursor).await
 }
 
 // ---- HTTP: the listing (JSON, job-infos function) ----
@@ -483,10 +480,9 @@ async fn list_route(
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<http::Listing<ResumeAnalysis>>> {
-    let job_id = http::parse_id("jobInfoId", &raw_id)?;
-    let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let table = state.table.as_ref();
-    job_infos::get_owned(table, &session.user_id, job_id).await?;
+    let (job_id, limit, cursor) =
+        job_infos::child_page_request(table, &session.user_id, &raw_id, &params).await?;
     let (items, next) = list(table, &session.user_id, job_id, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))
 }

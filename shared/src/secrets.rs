@@ -36,10 +36,21 @@ pub async fn resolve(vars: &Vars<'_>, name: &'static str) -> Result<Option<Strin
     }
 }
 
+/// One Secrets Manager client per process: a cold start resolving several secrets loads the AWS
+/// configuration (credentials chain, HTTP client) once, not once per secret.
+async fn client() -> &'static aws_sdk_secretsmanager::Client {
+    static CLIENT: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client> = tokio::sync::OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            aws_sdk_secretsmanager::Client::new(&config)
+        })
+        .await
+}
+
 async fn fetch(id: &str) -> Result<String, String> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let output = client
+    let output = client()
+        .await
         .get_secret_value()
         .secret_id(id)
         .send()

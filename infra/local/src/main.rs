@@ -131,8 +131,7 @@ async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     };
     let (webhooks, webhook_note) = local_webhooks(data_dir).await?;
     let state = AppState::new(table, verifier(auth)?).with_webhooks(webhooks);
-    let (state, ai_note) = with_gemini(state, |name| std::env::var(name).ok()).await?;
-    let (state, hume_note) = with_hume(state, |name| std::env::var(name).ok()).await?;
+    let (state, ai_note, hume_note) = with_providers(state, |name| std::env::var(name).ok()).await?;
     let mut routes = app::all_routes();
     if let Some(jwks) = jwks {
         // Published like Clerk's, so other local tools can verify dev tokens too.
@@ -199,44 +198,28 @@ fn verifier(auth: AuthConfig) -> anyhow::Result<Arc<Verifier>> {
     Ok(Arc::new(Verifier::new(auth, app::http_client(), Arc::new(SystemClock))?))
 }
 
-/// Adds the Gemini model when GEMINI_API_KEY (or GEMINI_API_KEY_SECRET_ARN) is set; without it
-/// the AI routes answer 503 and everything else works.
-async fn with_gemini(
+/// Adds Gemini (GEMINI_API_KEY) and Hume (HUME_API_KEY + HUME_SECRET_KEY), or their
+/// _SECRET_ARN variants, when set; without them their routes answer 503 and everything else
+/// works. Returns a line about each for the start-up banner.
+async fn with_providers(
     state: AppState,
     lookup: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(AppState, String)> {
+) -> anyhow::Result<(AppState, String, String)> {
     let vars = Vars(&lookup);
-    let key = darasa::secrets::resolve(&vars, darasa::ai::API_KEY_VARIABLE).await?;
-    Ok(match config::gemini_from(&vars, key)? {
-        Some(gemini) => {
-            let note = format!("Gemini {} at {}", gemini.model, gemini.base_url);
-            (state.with_model(darasa::ai::gemini::Gemini::shared(gemini)), note)
-        }
-        None => (state, "off (set GEMINI_API_KEY to enable the AI routes; they answer 503)".to_owned()),
-    })
-}
-
-/// Adds Hume when HUME_API_KEY and HUME_SECRET_KEY (or their _SECRET_ARN variants) are set;
-/// without them the Hume routes answer 503 and everything else works.
-async fn with_hume(
-    state: AppState,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(AppState, String)> {
-    let vars = Vars(&lookup);
-    let key = darasa::secrets::resolve(&vars, darasa::hume::API_KEY_VARIABLE).await?;
-    let secret = darasa::secrets::resolve(&vars, darasa::hume::SECRET_KEY_VARIABLE).await?;
-    Ok(match config::hume_from(&vars, key, secret)? {
-        Some(hume) => {
-            let note = format!("Hume at {}", hume.base_url);
-            let client = darasa::hume::HumeClient::new(hume, app::http_client(), Arc::new(SystemClock));
-            (state.with_hume(Arc::new(client)), note)
-        }
-        None => (
-            state,
+    let gemini = config::load_gemini(&vars).await?;
+    let hume = config::load_hume(&vars).await?;
+    let ai_note = match &gemini {
+        Some(gemini) => format!("Gemini {} at {}", gemini.model, gemini.base_url),
+        None => "off (set GEMINI_API_KEY to enable the AI routes; they answer 503)".to_owned(),
+    };
+    let hume_note = match &hume {
+        Some(hume) => format!("Hume at {}", hume.base_url),
+        None => {
             "off (set HUME_API_KEY and HUME_SECRET_KEY to enable voice interviews; those routes answer 503)"
-                .to_owned(),
-        ),
-    })
+                .to_owned()
+        }
+    };
+    Ok((state.with_providers(gemini.as_ref(), hume.as_ref()), ai_note, hume_note))
 }
 
 async fn invoke(
@@ -260,8 +243,7 @@ async fn invoke(
     let event = std::fs::read_to_string(event).with_context(|| format!("cannot read {}", event.display()))?;
     let mut state = AppState::new(table, verifier(auth)?);
     // The env file's GEMINI_* first (as `sam local invoke` sees them), then the shell's.
-    (state, _) = with_gemini(state, |name| lookup(name).or_else(|| std::env::var(name).ok())).await?;
-    (state, _) = with_hume(state, |name| lookup(name).or_else(|| std::env::var(name).ok())).await?;
+    (state, _, _) = with_providers(state, |name| lookup(name).or_else(|| std::env::var(name).ok())).await?;
     let secret = darasa::secrets::resolve(&Vars(&lookup), webhooks::SECRET_VARIABLE).await?;
     if let Some(secret) = &secret {
         state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secret)?));

@@ -21,13 +21,20 @@ pub fn question_request(job: &JobInfo, previous: &[Question], difficulty: Diffic
     ModelRequest { system: question_system(job), turns, output: None }
 }
 
-fn question_system(job: &JobInfo) -> String {
-    let mut job_lines = String::new();
-    if let Some(title) = job.title.as_deref().filter(|title| !title.trim().is_empty()) {
-        job_lines.push_str(&format!("Job title: {}\n", inline_code(title)));
+/// The job as every prompt states it: title (left out when missing, never "null"), level, and
+/// the description fenced; `quote` renders the short values.
+pub fn job_lines(job: &JobInfo, quote: impl Fn(&str) -> String) -> String {
+    let mut lines = String::new();
+    if let Some(title) = job.title.as_deref().map(str::trim).filter(|title| !title.is_empty()) {
+        lines.push_str(&format!("Job title: {}\n", quote(title)));
     }
-    job_lines.push_str(&format!("Experience level: {}\n", inline_code(job.experience_level.as_str())));
-    job_lines.push_str(&format!("Job description:\n{}\n", fenced(&job.description)));
+    lines.push_str(&format!("Experience level: {}\n", quote(job.experience_level.as_str())));
+    lines.push_str(&format!("Job description:\n{}\n", fenced(&job.description)));
+    lines
+}
+
+fn question_system(job: &JobInfo) -> String {
+    let job_lines = job_lines(job, inline_code);
     format!(
         "You help a candidate practise for a technical job interview by writing interview \
          questions for the job below.\n\
@@ -108,12 +115,7 @@ pub fn resume_request(job: &JobInfo, resume: Part) -> ModelRequest {
 }
 
 fn resume_system(job: &JobInfo) -> String {
-    let mut job_lines = String::new();
-    if let Some(title) = job.title.as_deref().filter(|title| !title.trim().is_empty()) {
-        job_lines.push_str(&format!("Job title: {}\n", inline_code(title)));
-    }
-    job_lines.push_str(&format!("Experience level: {}\n", inline_code(job.experience_level.as_str())));
-    job_lines.push_str(&format!("Job description:\n{}\n", fenced(&job.description)));
+    let job_lines = job_lines(job, inline_code);
     format!(
         "You are an experienced recruiter and hiring advisor. The user's message is their resume; \
          review it against the job below and tell them how to improve it for this job.\n\
