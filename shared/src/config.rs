@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::ai::gemini::{DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiConfig};
 use crate::auth::{AuthConfig, KeySource};
+use crate::secrets::SecretSource;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -22,6 +23,42 @@ pub struct TableConfig {
     pub endpoint: Option<String>,
 }
 
+/// The variable holding Clerk's webhook signing secret(s) (`whsec_…`, space-separated during a
+/// rotation); in AWS `CLERK_WEBHOOK_SIGNING_SECRET_SECRET_ARN` names a Secrets Manager secret.
+pub const WEBHOOK_SECRET_VARIABLE: &str = "CLERK_WEBHOOK_SIGNING_SECRET";
+
+/// What a function needs configured beyond the table and Clerk; each need reads its secrets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// A language model (the AI routes, interview feedback).
+    pub model: bool,
+    /// Hume (voice interviews).
+    pub hume: bool,
+    /// Clerk's webhook signing secret.
+    pub webhooks: bool,
+}
+
+impl Needs {
+    pub const NONE: Needs = Needs { model: false, hume: false, webhooks: false };
+    pub const ALL: Needs = Needs { model: true, hume: true, webhooks: true };
+
+    /// The secret variables these needs read: in AWS each comes from the Secrets Manager secret
+    /// its `<NAME>_SECRET_ARN` names, fetched once per cold start.
+    pub fn secrets(self) -> Vec<&'static str> {
+        let mut secrets = Vec::new();
+        if self.model {
+            secrets.push(crate::ai::API_KEY_VARIABLE);
+        }
+        if self.hume {
+            secrets.extend([crate::hume::API_KEY_VARIABLE, crate::hume::SECRET_KEY_VARIABLE]);
+        }
+        if self.webhooks {
+            secrets.push(WEBHOOK_SECRET_VARIABLE);
+        }
+        secrets
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
@@ -30,43 +67,30 @@ pub struct Config {
     pub gemini: Option<GeminiConfig>,
     /// Hume (voice interviews); `None` (no keys) makes the Hume routes answer 503.
     pub hume: Option<crate::hume::HumeConfig>,
+    /// Clerk's webhook signing secret(s), `whsec_…`, space-separated during a rotation.
+    pub webhook_secrets: Option<String>,
 }
 
 impl Config {
-    /// The configuration of a deployed function, from the process environment, without fetching
-    /// secrets: a key given as `*_SECRET_ARN` is left out (use `load`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// `from_env`, with secrets named by `*_SECRET_ARN` fetched from Secrets Manager (once, at
-    /// start-up): what a function that needs a secret calls.
-    pub async fn load() -> Result<Self, ConfigError> {
+    /// A deployed function's configuration from the process environment, with the secrets its
+    /// `needs` read resolved (from Secrets Manager when given as `*_SECRET_ARN`).
+    pub async fn load(needs: Needs) -> Result<Self, ConfigError> {
         let lookup = |name: &str| std::env::var(name).ok();
-        let mut config = Self::from_lookup(lookup)?;
-        let vars = Vars(&lookup);
-        config.gemini = load_gemini(&vars).await?;
-        config.hume = load_hume(&vars).await?;
-        Ok(config)
+        Self::from_vars(&Vars(&lookup), needs).await
     }
 
     /// The same rules over any source of variables (tests, `darasa-local invoke --env-vars`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(&lookup);
-        Ok(Self {
-            table: table_from(&vars)?
-                .ok_or(ConfigError::Missing("TABLE_NAME", "name the DynamoDB table the functions use"))?,
-            auth: auth_from(&vars)?.ok_or(ConfigError::Missing(
-                "CLERK_ISSUER",
-                "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
-            ))?,
-            gemini: gemini_from(&vars, vars.get(crate::ai::API_KEY_VARIABLE))?,
-            hume: hume_from(
-                &vars,
-                vars.get(crate::hume::API_KEY_VARIABLE),
-                vars.get(crate::hume::SECRET_KEY_VARIABLE),
-            )?,
-        })
+    pub async fn from_vars(vars: &Vars<'_>, needs: Needs) -> Result<Self, ConfigError> {
+        let table = table_from(vars)?
+            .ok_or(ConfigError::Missing("TABLE_NAME", "name the DynamoDB table the functions use"))?;
+        let auth = auth_from(vars)?.ok_or(ConfigError::Missing(
+            "CLERK_ISSUER",
+            "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
+        ))?;
+        let gemini = if needs.model { load_gemini(vars).await? } else { None };
+        let hume = if needs.hume { load_hume(vars).await? } else { None };
+        let webhook_secrets = if needs.webhooks { webhook_secrets(vars).await? } else { None };
+        Ok(Self { table, auth, gemini, hume, webhook_secrets })
     }
 }
 
@@ -126,22 +150,50 @@ pub fn auth_from(vars: &Vars) -> Result<Option<AuthConfig>, ConfigError> {
     Ok(Some(AuthConfig { issuer, keys, authorized_parties }))
 }
 
-/// The Gemini settings given the resolved API key (`None`: the AI routes stay off): `GEMINI_MODEL`
-/// (default gemini-2.5-flash) and `GEMINI_BASE_URL` (default Google's endpoint; tests point it
-/// at a fake).
+/// How variable `name` is provided, if at all. The direct value wins, so a developer can
+/// override a deployed secret locally.
+pub fn secret_source(vars: &Vars, name: &'static str) -> Option<SecretSource> {
+    vars.get(name)
+        .map(SecretSource::Value)
+        .or_else(|| vars.get(&format!("{name}_SECRET_ARN")).map(SecretSource::SecretsManager))
+}
+
+/// Resolves secret `name` to its value: `Ok(None)` when neither `NAME` nor `NAME_SECRET_ARN` is
+/// set. A secret that cannot be fetched stops start-up with a message naming the variable.
+pub async fn resolve_secret(vars: &Vars<'_>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    match secret_source(vars, name) {
+        None => Ok(None),
+        Some(SecretSource::Value(value)) => Ok(Some(value)),
+        Some(SecretSource::SecretsManager(id)) => {
+            crate::secrets::fetch(&id).await.map(Some).map_err(|reason| ConfigError::Malformed {
+                name,
+                reason: format!("cannot read its secret ({name}_SECRET_ARN): {reason}"),
+            })
+        }
+    }
+}
+
 /// `GEMINI_*`, with the key resolved from `GEMINI_API_KEY` or its `_SECRET_ARN`.
 pub async fn load_gemini(vars: &Vars<'_>) -> Result<Option<GeminiConfig>, ConfigError> {
-    let api_key = crate::secrets::resolve(vars, crate::ai::API_KEY_VARIABLE).await?;
+    let api_key = resolve_secret(vars, crate::ai::API_KEY_VARIABLE).await?;
     gemini_from(vars, api_key)
+}
+
+/// `CLERK_WEBHOOK_SIGNING_SECRET`, resolved from the variable or its `_SECRET_ARN`.
+pub async fn webhook_secrets(vars: &Vars<'_>) -> Result<Option<String>, ConfigError> {
+    resolve_secret(vars, WEBHOOK_SECRET_VARIABLE).await
 }
 
 /// `HUME_*`, with both keys resolved from their variables or their `_SECRET_ARN`s.
 pub async fn load_hume(vars: &Vars<'_>) -> Result<Option<crate::hume::HumeConfig>, ConfigError> {
-    let key = crate::secrets::resolve(vars, crate::hume::API_KEY_VARIABLE).await?;
-    let secret = crate::secrets::resolve(vars, crate::hume::SECRET_KEY_VARIABLE).await?;
+    let key = resolve_secret(vars, crate::hume::API_KEY_VARIABLE).await?;
+    let secret = resolve_secret(vars, crate::hume::SECRET_KEY_VARIABLE).await?;
     hume_from(vars, key, secret)
 }
 
+/// The Gemini settings given the resolved API key (`None`: the AI routes stay off): `GEMINI_MODEL`
+/// (default gemini-2.5-flash) and `GEMINI_BASE_URL` (default Google's endpoint; tests point it
+/// at a fake).
 pub fn gemini_from(vars: &Vars, api_key: Option<String>) -> Result<Option<GeminiConfig>, ConfigError> {
     let model = vars.get("GEMINI_MODEL").unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let name = model.strip_prefix("models/").unwrap_or(&model);
@@ -217,7 +269,23 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        let lookup = |name: &str| map.get(name).cloned();
+        futures::executor::block_on(Config::from_vars(&Vars(&lookup), Needs::ALL))
+    }
+
+    #[tokio::test]
+    async fn the_direct_value_wins_and_absence_is_none() {
+        let map: HashMap<&str, &str> = [
+            ("GEMINI_API_KEY", "k"),
+            ("GEMINI_API_KEY_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+        ]
+        .into();
+        let lookup = |name: &str| map.get(name).map(|v| v.to_string());
+        let vars = Vars(&lookup);
+        assert_eq!(resolve_secret(&vars, "GEMINI_API_KEY").await.unwrap(), Some("k".into()));
+        assert_eq!(resolve_secret(&vars, "HUME_API_KEY").await.unwrap(), None);
+        let only_arn = |name: &str| (name == "X_SECRET_ARN").then(|| "arn:x".to_owned());
+        assert_eq!(secret_source(&Vars(&only_arn), "X"), Some(SecretSource::SecretsManager("arn:x".into())));
     }
 
     #[test]

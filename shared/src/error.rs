@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::DomainError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,23 @@ impl ApiError {
     }
 }
 
+/// The one mapping of domain failures to HTTP.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Invalid { code, message } => Self::BadRequest { code, message },
+            DomainError::NotFound(missing) => Self::not_found(missing.code(), missing.message()),
+            DomainError::StaleVersion => Self::PreconditionFailed,
+            DomainError::PlanLimit => Self::PlanLimit,
+            DomainError::RateLimited { retry_after_seconds } => Self::RateLimited { retry_after_seconds },
+            DomainError::AccountDeleted => Self::Unauthorized(error.to_string()),
+            DomainError::Conflict { code, message } => Self::Conflict { code, message },
+            DomainError::Upstream { code, message } => Self::BadGateway { code, message },
+            DomainError::Storage(error) => error.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -148,7 +166,7 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let request_id = crate::http::current_request_id();
+        let request_id = crate::request_id::current();
         if status.is_server_error() {
             tracing::error!(error = %self, request_id = request_id.as_deref().unwrap_or("-"), "request failed");
         }

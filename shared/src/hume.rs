@@ -1,4 +1,4 @@
-//! Hume EVI (wire-formats §4): the browser's access token by client credentials, cached until
+//! Hume EVI (`docs/wire-formats.md`): the browser's access token by client credentials, cached until
 //! shortly before it expires (concurrent callers share one fetch); a chat's events, paged until an
 //! empty page as Hume's SDK pager does; and the original's transcript condensing.
 
@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Clock;
+use crate::clock::Clock;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.hume.ai";
 /// The variables that enable the Hume routes; named by the 503 they answer without them.
@@ -260,7 +260,7 @@ pub fn condense(events: &[ChatEvent]) -> Vec<Condensed> {
     condensed
 }
 
-/// One message of the transcript the feedback prompt carries (original-app §8.3).
+/// One message of the transcript the feedback prompt carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptMessage {

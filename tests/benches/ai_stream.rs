@@ -78,14 +78,8 @@ async fn through_router(
     client: &reqwest::Client,
     direct: &Stats,
 ) {
-    let verifier = darasa::auth::Verifier::new(
-        issuer().auth_config(),
-        reqwest::Client::new(),
-        Arc::new(darasa::auth::SystemClock),
-    )
-    .expect("verifier");
-    let state =
-        darasa::AppState::new(table.clone(), Arc::new(verifier)).with_model(fake.model(test_policy()));
+    let state = darasa::AppState::new(table.clone(), darasa_tests::app::verifier())
+        .with_model(fake.model(test_policy()));
     let server = LoopbackServer::start(darasa::app::serve(darasa::app::all_routes(), state)).await;
     let token = issuer().mint(
         USER,

@@ -11,7 +11,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use darasa::AppState;
-use darasa::auth::{SystemClock, Verifier};
 use darasa::store::SharedTable;
 use darasa_tests::app::issuer;
 use http::Request;
@@ -85,9 +84,8 @@ async fn seeded_router(table: SharedTable) -> Router {
         .expect("valid job");
         darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
     }
-    let verifier = Verifier::new(issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock))
-        .expect("verifier");
-    darasa::app::serve(darasa::job_infos::router(), AppState::new(table, Arc::new(verifier)))
+    let routes = (darasa::app::functions::JOB_INFOS.routes)();
+    darasa::app::serve(routes, AppState::new(table, darasa_tests::app::verifier()))
 }
 
 /// p50/p99 of `REQUESTS` sequential requests after a warm-up.

@@ -1,14 +1,18 @@
-//! The API as a test drives it: every function's router over a real store (DynamoDB Local or
-//! the embedded file), tokens from a dev issuer, requests through `tower::ServiceExt::oneshot`.
+//! The API as a test drives it: one builder for every test app (a real store, and the model,
+//! Hume client and webhook secrets a test wants), tokens from one test issuer, requests through
+//! `tower::ServiceExt::oneshot`.
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
 use darasa::AppState;
+use darasa::ai::SharedModel;
+use darasa::auth::Verifier;
 use darasa::auth::dev::DevIssuer;
-use darasa::auth::{SystemClock, Verifier};
+use darasa::hume::HumeClient;
 use darasa::store::SharedTable;
+use darasa::webhooks::WebhookVerifier;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -20,8 +24,8 @@ pub enum Store {
     Embedded,
 }
 
-/// Runs an async test body `fn(Store)` once per adapter, as two tests named `<name>_dynamo` and
-/// `<name>_embedded`.
+/// Runs an async test body `fn(Store)` once per adapter, as two tests named `<name>::dynamo` and
+/// `<name>::embedded`.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
@@ -46,11 +50,95 @@ pub fn issuer() -> &'static DevIssuer {
     ISSUER.get_or_init(|| DevIssuer::generate("https://tests.darasa.invalid").expect("test RSA key"))
 }
 
+/// The one verifier of test tokens.
+pub fn verifier() -> Arc<Verifier> {
+    Arc::new(
+        Verifier::new(issuer().auth_config(), reqwest::Client::new(), darasa::clock::system())
+            .expect("verifier"),
+    )
+}
+
+/// A fresh table on `store`, and the directory that must outlive an embedded one.
+pub async fn table(store: Store) -> (SharedTable, Option<tempfile::TempDir>) {
+    match store {
+        Store::Dynamo => (Arc::new(crate::dynamodb::test_table().await), None),
+        Store::Embedded => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let table = darasa::store::embedded::EmbeddedTable::open(&dir.path().join("store.redb"))
+                .expect("embedded store");
+            (Arc::new(table), Some(dir))
+        }
+    }
+}
+
 pub struct TestApp {
     pub router: Router,
     pub table: SharedTable,
     /// Keeps the embedded store's directory alive for the test's duration.
     _dir: Option<tempfile::TempDir>,
+}
+
+/// What a test app is built with; everything but the store is optional.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    table: Option<(SharedTable, Option<tempfile::TempDir>)>,
+    store: Option<Store>,
+    model: Option<SharedModel>,
+    hume: Option<Arc<HumeClient>>,
+    webhooks: Option<Arc<WebhookVerifier>>,
+}
+
+impl TestAppBuilder {
+    /// Serves the AI routes with `model`.
+    pub fn model(mut self, model: SharedModel) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Serves the Hume routes with `hume`.
+    pub fn hume(mut self, hume: Arc<HumeClient>) -> Self {
+        self.hume = Some(hume);
+        self
+    }
+
+    /// Verifies webhook deliveries with these secrets (`whsec_…`, space-separated).
+    pub fn webhook_secrets(mut self, secrets: &str) -> Self {
+        self.webhooks = Some(Arc::new(WebhookVerifier::from_secrets(secrets).expect("webhook secrets")));
+        self
+    }
+
+    /// Uses this table instead of a fresh one (a wrapper that fails on purpose, a shared table).
+    pub fn table(mut self, table: SharedTable) -> Self {
+        self.table = Some((table, None));
+        self
+    }
+
+    /// The state the app serves with.
+    pub async fn state(self) -> (AppState, Option<tempfile::TempDir>) {
+        let (table, dir) = match (self.table, self.store) {
+            (Some(table), _) => table,
+            (None, Some(store)) => table(store).await,
+            (None, None) => table(Store::Embedded).await,
+        };
+        let mut state = AppState::new(table, verifier());
+        if let Some(model) = self.model {
+            state = state.with_model(model);
+        }
+        if let Some(hume) = self.hume {
+            state = state.with_hume(hume);
+        }
+        if let Some(webhooks) = self.webhooks {
+            state = state.with_webhooks(webhooks);
+        }
+        (state, dir)
+    }
+
+    pub async fn build(self) -> TestApp {
+        let (state, dir) = self.state().await;
+        let table = state.table.clone();
+        let router = darasa::app::serve(darasa::app::all_routes(), state);
+        TestApp { router, table, _dir: dir }
+    }
 }
 
 pub struct TestResponse {
@@ -65,6 +153,10 @@ impl TestResponse {
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
@@ -75,43 +167,42 @@ impl TestResponse {
         assert_eq!(self.header("content-type"), Some("application/problem+json"));
         assert_eq!(self.json()["code"], code, "body: {}", String::from_utf8_lossy(&self.body));
     }
+
+    /// Asserts a plain-text answer (the AI routes' errors): status, exact body, content type.
+    pub fn assert_plain(&self, status: StatusCode, body: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.text(), body);
+        assert_eq!(self.header("content-type"), Some("text/plain; charset=utf-8"));
+    }
 }
 
 impl TestApp {
-    pub async fn new(store: Store) -> Self {
-        let (table, dir): (SharedTable, _) = match store {
-            Store::Dynamo => (Arc::new(crate::dynamodb::test_table().await), None),
-            Store::Embedded => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let table = darasa::store::embedded::EmbeddedTable::open(&dir.path().join("store.redb"))
-                    .expect("embedded store");
-                (Arc::new(table), Some(dir))
-            }
-        };
-        Self::with_table(table, dir)
+    /// The builder, on `store`.
+    pub fn builder(store: Store) -> TestAppBuilder {
+        TestAppBuilder { store: Some(store), ..TestAppBuilder::default() }
     }
 
-    pub fn with_table(table: SharedTable, dir: Option<tempfile::TempDir>) -> Self {
-        let verifier = Verifier::new(issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock))
-            .expect("verifier");
-        let state = AppState::new(table.clone(), Arc::new(verifier));
-        let router = darasa::app::serve(darasa::app::all_routes(), state);
-        Self { router, table, _dir: dir }
+    /// Every route on a fresh `store`, with no model, Hume or webhook secret.
+    pub async fn new(store: Store) -> Self {
+        Self::builder(store).build().await
     }
 
     pub fn token(&self, user: &str, features: &[&str]) -> String {
         issuer().mint(user, features, 600, now())
     }
 
-    /// Sends a request; `body` is sent as JSON when given.
+    /// Sends a request.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("body").to_bytes().to_vec();
-        TestResponse { status: parts.status, headers: parts.headers, body }
+        send(&self.router, request).await
     }
 
-    /// `method path` as `user` with an optional JSON body and extra headers.
+    /// Sends a request on its own task, so a test can act while it is in flight.
+    pub fn spawn(&self, request: Request<Body>) -> tokio::task::JoinHandle<TestResponse> {
+        let router = self.router.clone();
+        tokio::spawn(async move { send(&router, request).await })
+    }
+
+    /// `method path` with an optional token, JSON body and extra headers.
     pub async fn call(
         &self,
         method: Method,
@@ -120,19 +211,38 @@ impl TestApp {
         body: Option<serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> TestResponse {
-        let mut builder = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        if body.is_some() {
-            builder = builder.header("content-type", "application/json");
-        }
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let body = body.map(|json| Body::from(json.to_string())).unwrap_or_else(Body::empty);
-        self.send(builder.body(body).expect("request")).await
+        self.send(request(method, path, token, body, headers)).await
     }
+}
+
+/// A request as `TestApp::call` sends it.
+pub fn request(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = body.map(|json| Body::from(json.to_string())).unwrap_or_else(Body::empty);
+    builder.body(body).expect("request")
+}
+
+/// Sends `request` through `router` and collects the whole response.
+pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
+    let response = router.clone().oneshot(request).await.expect("router is infallible");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes().to_vec();
+    TestResponse { status: parts.status, headers: parts.headers, body }
 }
 
 pub fn now() -> i64 {

@@ -107,7 +107,7 @@ fn b64_json(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
-/// A clock tests set and advance; clones share the same time.
+/// The clock tests set and advance (in seconds); clones share the same time.
 #[derive(Debug, Clone)]
 pub struct TestClock(Arc<AtomicI64>);
 
@@ -131,8 +131,8 @@ impl TestClock {
 }
 
 impl Clock for TestClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst) * 1000
     }
 }
 

@@ -376,15 +376,3 @@ async fn respond(reply: Reply) -> Response {
     }
     response
 }
-
-/// A `TestApp` (every route, a fresh store) whose AI routes use `model`.
-pub async fn app_with_model(store: crate::app::Store, model: SharedModel) -> crate::app::TestApp {
-    use darasa::auth::{SystemClock, Verifier};
-    let mut app = crate::app::TestApp::new(store).await;
-    let verifier =
-        Verifier::new(crate::app::issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock))
-            .expect("verifier");
-    let state = darasa::AppState::new(app.table.clone(), Arc::new(verifier)).with_model(model);
-    app.router = darasa::app::serve(darasa::app::all_routes(), state);
-    app
-}

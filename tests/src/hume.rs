@@ -108,26 +108,6 @@ impl FakeHume {
     }
 }
 
-/// A clock the test moves.
-#[derive(Debug, Default)]
-pub struct ManualClock(pub AtomicI64);
-
-impl ManualClock {
-    pub fn at(seconds: i64) -> Arc<Self> {
-        Arc::new(Self(AtomicI64::new(seconds)))
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// A `ReturnChatEvent` as Hume sends it.
 pub fn event(kind: &str, role: &str, text: Option<&str>, emotion_features: Option<&str>) -> Value {
     json!({
@@ -223,26 +203,4 @@ async fn chat_events(
         "events_page": page,
     }))
     .into_response()
-}
-
-/// A `TestApp` (every route, a fresh store) with the given model and Hume client.
-pub async fn app_with(
-    store: crate::app::Store,
-    model: Option<darasa::ai::SharedModel>,
-    hume: Option<Arc<HumeClient>>,
-) -> crate::app::TestApp {
-    use darasa::auth::{SystemClock, Verifier};
-    let mut app = crate::app::TestApp::new(store).await;
-    let verifier =
-        Verifier::new(crate::app::issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock))
-            .expect("verifier");
-    let mut state = darasa::AppState::new(app.table.clone(), Arc::new(verifier));
-    if let Some(model) = model {
-        state = state.with_model(model);
-    }
-    if let Some(hume) = hume {
-        state = state.with_hume(hume);
-    }
-    app.router = darasa::app::serve(darasa::app::all_routes(), state);
-    app
 }

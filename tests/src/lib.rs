@@ -3,7 +3,10 @@
 pub mod app;
 pub mod clerk;
 pub mod data_stream;
+pub mod documents;
 pub mod dynamodb;
+pub mod events;
+pub mod fixtures;
 pub mod gemini;
 pub mod hume;
 pub mod loopback;

@@ -1,16 +1,6 @@
-//! The `generate-feedback` Lambda: wiring only (config -> state -> router). It streams its reply
-//! (AI SDK data stream) through a function URL in RESPONSE_STREAM mode.
-
-use darasa::AppState;
-use darasa::config::Config;
+//! The `generate-feedback` Lambda. What it serves and needs is its entry in `darasa::app::functions`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
-    lambda_http::tracing::init_default_subscriber();
-    // `load` fetches the Gemini key named by GEMINI_API_KEY_SECRET_ARN, once per cold start.
-    let config = Config::load().await?;
-    let state = AppState::from_config(&config).await?;
-    let router = darasa::app::serve(darasa::questions::generate_feedback_router(), state);
-    lambda_http::run_with_streaming_response(router).await
+    darasa::lambda::run(&darasa::app::functions::GENERATE_FEEDBACK).await
 }

@@ -864,6 +864,7 @@ mod tests {
                 mime_type: "application/json".into(),
                 schema: Some(serde_json::json!({"type": "OBJECT"})),
             }),
+            brief: None,
         };
         let body: Value = serde_json::from_slice(&gemini.body(&request, "So far ").unwrap()).unwrap();
         assert_eq!(

@@ -1,10 +1,12 @@
-//! The model port: what the AI routes ask of a language model, independent of the provider.
-//! A request is a system instruction plus alternating user/model turns (optionally files and a
-//! response schema); a reply is either streamed as text deltas or returned whole. Adapters: the
-//! Gemini REST API (`gemini`); the offline engine comes later. Prompt text lives in `prompts`.
+//! The model port: what the AI routes ask of a language model, independent of the provider and
+//! of any resource. A request is a system instruction plus alternating user/model turns
+//! (optionally files and a response schema) and the same ask as a neutral `brief`; a reply is
+//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`).
+//! Each resource writes its own prompts; `prompt` has the quoting they share.
 
+pub mod brief;
 pub mod gemini;
-pub mod prompts;
+pub mod prompt;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +76,8 @@ pub struct ModelRequest {
     /// The conversation, oldest first; the last turn is the user's.
     pub turns: Vec<Turn>,
     pub output: Option<Output>,
+    /// The same request in neutral, structured terms (for engines that do not read prose).
+    pub brief: Option<brief::Brief>,
 }
 
 /// Why one model call stopped.

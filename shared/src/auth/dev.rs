@@ -193,8 +193,8 @@ mod tests {
 
     struct Fixed(i64);
     impl Clock for Fixed {
-        fn now(&self) -> i64 {
-            self.0
+        fn now_ms(&self) -> i64 {
+            self.0 * 1000
         }
     }
 

@@ -4,6 +4,7 @@
 //! skew, `iss`, `azp` against the allowed origins, pending sessions treated as signed out.
 //! Time always comes from an injected [`Clock`] so tests can move it without sleeping.
 
+#[cfg(feature = "local")]
 pub mod dev;
 mod jwks;
 
@@ -21,6 +22,7 @@ use rsa::pkcs8::DecodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
 use serde::Deserialize;
 
+pub use crate::clock::{Clock, SystemClock};
 use crate::error::ApiError;
 use crate::plans::Features;
 
@@ -29,25 +31,6 @@ pub const CLOCK_SKEW_SECONDS: i64 = 5;
 
 /// The cookie Clerk sets for same-origin requests.
 pub const SESSION_COOKIE: &str = "__session";
-
-/// Current time in Unix seconds. Injected so tests never sleep.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> i64;
-}
-
-/// The real wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        // A clock before 1970 is a broken host; 0 then makes every token look expired (fail closed).
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
-    }
-}
 
 /// Where the token-signing public keys come from.
 #[derive(Clone)]
@@ -424,6 +407,7 @@ mod tests {
         assert!(matches!(parse_header("!!.b.c"), Err(AuthError::Malformed)));
     }
 
+    #[cfg(feature = "local")]
     #[test]
     fn pem_squashed_onto_one_line_or_with_escapes() {
         let issuer = dev::DevIssuer::generate("https://dev.example").unwrap();

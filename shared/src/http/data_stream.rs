@@ -1,4 +1,4 @@
-//! The streaming bodies the original web client parses (Vercel AI SDK 4.x, original-app §6.4):
+//! The streaming bodies the original web client parses (Vercel AI SDK 4.x, `docs/original.md`):
 //! the **data stream** (`TYPE:JSON\n` lines, header `X-Vercel-AI-Data-Stream: v1`) used by the
 //! question routes, and the raw **text stream** used by resume analysis. Both go out chunk by
 //! chunk as the model produces text: nothing here buffers a reply.
@@ -184,6 +184,45 @@ where
         for part in then(reply.text).await {
             yield part;
         }
+    }
+}
+
+/// The reply's text as it arrives, for a text stream; once the reply is complete, `then` runs on
+/// the whole text before the body ends (so a Lambda is not frozen before it stored). A failed or
+/// cut reply ends the body with an error (the client sees an incomplete response) and `then`
+/// never runs.
+pub fn model_text_then<F, Fut>(
+    mut events: ModelStream,
+    then: F,
+) -> impl Stream<Item = Result<String, AiError>> + Send + 'static
+where
+    F: FnOnce(String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    async_stream::stream! {
+        let mut text = String::new();
+        let mut complete = false;
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(ModelEvent::Text(piece)) => {
+                    text.push_str(&piece);
+                    yield Ok(piece);
+                }
+                Ok(ModelEvent::StepFinish { continued, .. }) => complete = !continued,
+                Err(error) => {
+                    tracing::warn!(%error, "model reply failed");
+                    yield Err(error);
+                    return;
+                }
+            }
+        }
+        if !complete {
+            let error = AiError::Interrupted("the model stream ended early".into());
+            tracing::warn!(%error, "model reply failed");
+            yield Err(error);
+            return;
+        }
+        then(text).await;
     }
 }
 

@@ -1,6 +1,6 @@
-//! HTTP plumbing shared by every router: request ids, body extractors that turn every client
-//! mistake into a clear `ApiError`, path ids, paging, ETags, and the common layers. The AI
-//! routes' stream encoders are in `data_stream`, their plain-text errors in `plain`.
+//! HTTP plumbing shared by every router: body extractors that turn every client mistake into a
+//! clear `ApiError`, path ids, paging, ETags, and the common layers. The AI routes' stream
+//! encoders are in `data_stream`, their plain-text errors in `plain`.
 
 pub mod data_stream;
 pub mod plain;
@@ -10,7 +10,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -22,15 +22,6 @@ use crate::store::Cursor;
 /// The largest JSON body any JSON route accepts.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled, when called inside `with_common_layers`.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
 /// Request ids, the JSON body limit and problem+json answers for unknown routes: what every
 /// router (each Lambda's and the local host's merged one) gets.
 pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
@@ -38,38 +29,7 @@ pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -
         .fallback(|| async { ApiError::not_found("ROUTE_NOT_FOUND", "No such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(middleware::from_fn(request_id))
-}
-
-/// Takes the id Lambda gave the invocation (or a client's `x-request-id`), else makes one; makes
-/// it visible to error responses and logs, and echoes it in `x-request-id`.
-async fn request_id(request: Request, next: Next) -> Response {
-    let id = lambda_request_id(&request)
-        .or_else(|| {
-            request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty() && v.len() <= 128)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| Uuid::now_v7().to_string());
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let mut response =
-        REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(request), span)).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-fn lambda_request_id(request: &Request) -> Option<String> {
-    use lambda_http::request::RequestContext;
-    match request.extensions().get::<RequestContext>()? {
-        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
+        .layer(middleware::from_fn(crate::request_id::layer))
 }
 
 /// A JSON body whose every rejection is a clear 4xx problem.
@@ -227,6 +187,11 @@ impl IfMatch {
     }
 }
 
+/// The version a write must find (`If-Match` naming one); `*` or no header require none.
+pub fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    Ok(if_match(headers)?.and_then(IfMatch::version))
+}
+
 /// One page of a list: its items and the cursor of the next page (absent on the last page).
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,6 +211,15 @@ pub fn tagged<T: serde::Serialize>(status: StatusCode, version: u64, resource: T
     (status, [(header::ETAG, etag(version))], axum::Json(resource)).into_response()
 }
 
+/// `201 Created` with the new resource, its ETag and its `Location`.
+pub fn created<T: serde::Serialize>(location: &str, version: u64, resource: T) -> Response {
+    let mut response = tagged(StatusCode::CREATED, version, resource);
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 /// A GET of a versioned resource: 304 when `If-None-Match` names its version, else 200 + ETag.
 pub fn conditional_get<T: serde::Serialize>(headers: &HeaderMap, version: u64, resource: T) -> Response {
     if if_none_match(headers, version) {
@@ -257,30 +231,6 @@ pub fn conditional_get<T: serde::Serialize>(headers: &HeaderMap, version: u64, r
 /// `304 Not Modified` with the ETag.
 pub fn not_modified(version: u64) -> Response {
     (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response()
-}
-
-/// Runs `router` on one Lambda event (API Gateway v2 / function URL JSON) through the same
-/// adapter `lambda_http::run` uses, and returns the response JSON the runtime would send back.
-/// `darasa-local invoke` and the event tests use it: `sam local invoke` without Docker.
-pub async fn invoke_lambda_event(router: Router, event: &str) -> Result<serde_json::Value, InvokeError> {
-    use lambda_http::tower::ServiceExt;
-    use lambda_http::{Adapter, Context, LambdaEvent};
-    let request: lambda_http::request::LambdaRequest =
-        serde_json::from_str(event).map_err(|e| InvokeError::Event(e.to_string()))?;
-    let adapter = Adapter::from(router);
-    let response = match adapter.oneshot(LambdaEvent::new(request, Context::default())).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    serde_json::to_value(response).map_err(|e| InvokeError::Response(e.to_string()))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    #[error("not an API Gateway v2 / function URL event: {0}")]
-    Event(String),
-    #[error("could not serialise the response: {0}")]
-    Response(String),
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Plain-text errors for the routes the original web client calls directly (the AI routes):
-//! it shows `await res.text()` and switches on `PLAN_LIMIT`, so these answer the original's
-//! status codes and exact strings (original-app §6.1, §6.2) instead of problem+json.
+//! it shows `await res.text()` and switches on `PLAN_LIMIT` and `RATE_LIMIT`, so these answer the
+//! original's status codes and exact strings (`docs/original.md`) instead of problem+json. Also
+//! the small readers those routes share (a JSON body whose every flaw is the route's one 400, an
+//! id from a body).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,7 +12,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::ai::SharedModel;
 use crate::auth::{Session, Verifier};
+use crate::domain::{DomainError, Missing};
 use crate::error::ApiError;
 use crate::store::StoreError;
 
@@ -18,17 +27,27 @@ use crate::store::StoreError;
 pub const NOT_LOGGED_IN: &str = "You are not logged in";
 pub const PLAN_LIMIT: &str = "PLAN_LIMIT";
 pub const NO_PERMISSION: &str = "You do not have permission to do this";
+pub const RATE_LIMIT: &str = "RATE_LIMIT";
 
 /// A plain-text error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlainError {
     pub status: StatusCode,
     pub message: Cow<'static, str>,
+    /// `Retry-After` seconds, on a 429.
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl PlainError {
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), retry_after_seconds: None }
+    }
+
+    pub fn rate_limited(retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after_seconds: Some(retry_after_seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT)
+        }
     }
 
     pub fn unauthorized() -> Self {
@@ -54,7 +73,7 @@ impl From<ApiError> for PlainError {
     fn from(error: ApiError) -> Self {
         let status = error.status();
         if status.is_server_error() {
-            let request_id = crate::http::current_request_id();
+            let request_id = crate::request_id::current();
             tracing::error!(%error, request_id = request_id.as_deref().unwrap_or("-"), "request failed");
             let mut message = error.public_message();
             if let Some(id) = request_id {
@@ -63,6 +82,22 @@ impl From<ApiError> for PlainError {
             return Self::new(status, message);
         }
         Self::new(status, error.public_message())
+    }
+}
+
+/// The one mapping of domain failures to the original's plain-text answers: anything of the
+/// caller's that is missing is "not yours" (403), as the original checked ownership.
+impl From<DomainError> for PlainError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::NotFound(Missing::JobInfo | Missing::Question | Missing::Interview) => {
+                Self::forbidden()
+            }
+            DomainError::PlanLimit => Self::plan_limit(),
+            DomainError::RateLimited { retry_after_seconds } => Self::rate_limited(retry_after_seconds),
+            DomainError::AccountDeleted => Self::unauthorized(),
+            other => ApiError::from(other).into(),
+        }
     }
 }
 
@@ -78,6 +113,9 @@ impl IntoResponse for PlainError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(super::data_stream::CONTENT_TYPE));
+        if let Some(seconds) = self.retry_after_seconds {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -101,4 +139,31 @@ where
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// The body as JSON, any flaw being the route's one 400 string (a too-large body stays a 413).
+pub fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    error: &'static str,
+) -> Result<T, PlainError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PlainError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large")
+        } else {
+            PlainError::bad_request(error)
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|_| PlainError::bad_request(error))
+}
+
+/// An id from a body that names nothing of the caller's is the original's 403, whatever its shape.
+pub fn owned_id(raw: &str) -> Result<Uuid, PlainError> {
+    Uuid::parse_str(raw).map_err(|_| PlainError::forbidden())
+}
+
+/// The configured model, or the 503 that says how to configure one (every plain-text AI route).
+pub fn model_or_unavailable(model: Option<&SharedModel>) -> Result<SharedModel, PlainError> {
+    model
+        .cloned()
+        .ok_or_else(|| PlainError::new(StatusCode::SERVICE_UNAVAILABLE, crate::ai::not_configured_message()))
 }

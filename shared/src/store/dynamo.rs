@@ -29,6 +29,8 @@ use aws_sdk_dynamodb::types::{
 use rand::Rng;
 use serde_json::Value;
 
+use crate::clock::unix_seconds;
+
 use super::{
     Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
     Update, Write, is_expired,
@@ -276,13 +278,13 @@ impl Table for DynamoTable {
             return Ok(None);
         };
         let item = from_attributes(attributes)?;
-        Ok((!is_expired(&item, now())).then_some(item))
+        Ok((!is_expired(&item, unix_seconds())).then_some(item))
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
         let attributes = to_attributes(&item)?;
         let mut expr = Expressions::default();
-        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        let condition = expr.optional_condition(condition.as_ref(), unix_seconds())?;
         with_retries(|| async {
             self.client
                 .put_item()
@@ -303,7 +305,7 @@ impl Table for DynamoTable {
         let key = Self::key_attributes(key)?;
         let mut expr = Expressions::default();
         let update_expression = expr.update(&update)?;
-        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        let condition = expr.optional_condition(condition.as_ref(), unix_seconds())?;
         let attributes = with_retries(|| async {
             self.client
                 .update_item()
@@ -328,7 +330,7 @@ impl Table for DynamoTable {
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
         let key = Self::key_attributes(key)?;
         let mut expr = Expressions::default();
-        let condition = expr.optional_condition(condition.as_ref(), now())?;
+        let condition = expr.optional_condition(condition.as_ref(), unix_seconds())?;
         with_retries(|| async {
             self.client
                 .delete_item()
@@ -384,7 +386,7 @@ impl Table for DynamoTable {
                 .send()
                 .await
                 .map_err(|e| unavailable("Query", e))?;
-            let now = now();
+            let now = unix_seconds();
             for attributes in output.items.unwrap_or_default() {
                 let item = from_attributes(attributes)?;
                 if !is_expired(&item, now) {
@@ -410,7 +412,7 @@ impl Table for DynamoTable {
         if writes.is_empty() {
             return Ok(());
         }
-        let now = now();
+        let now = unix_seconds();
         let items =
             writes.iter().map(|write| self.transact_item(write, now)).collect::<StoreResult<Vec<_>>>()?;
         with_retries(|| async {
@@ -661,10 +663,6 @@ fn environment_has_credentials() -> bool {
     ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
         .iter()
         .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn to_attributes<T: serde::Serialize>(value: &T) -> StoreResult<Attributes> {

@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
+use crate::clock::unix_seconds;
+
 use super::{
     Condition, Cursor, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table, Update, Write,
     is_expired,
@@ -83,7 +85,7 @@ impl Table for EmbeddedTable {
             drop(table);
             drop(txn);
             match stored {
-                Some(item) if is_expired(&item, now()) => {
+                Some(item) if is_expired(&item, unix_seconds()) => {
                     purge(db, &[key]);
                     Ok(None)
                 }
@@ -95,7 +97,7 @@ impl Table for EmbeddedTable {
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
         self.blocking(move |db| {
-            in_write(db, |table| apply(table, &Write::Put { item, condition }, now())).map(drop)
+            in_write(db, |table| apply(table, &Write::Put { item, condition }, unix_seconds())).map(drop)
         })
         .await
     }
@@ -103,7 +105,7 @@ impl Table for EmbeddedTable {
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
         let write = Write::Update { key: key.clone(), update, condition };
         self.blocking(move |db| {
-            in_write(db, |table| apply(table, &write, now()))?
+            in_write(db, |table| apply(table, &write, unix_seconds()))?
                 .ok_or_else(|| StoreError::Unavailable("an update produced no item".into()))
         })
         .await
@@ -111,13 +113,13 @@ impl Table for EmbeddedTable {
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
         let write = Write::Delete { key: key.clone(), condition };
-        self.blocking(move |db| in_write(db, |table| apply(table, &write, now())).map(drop)).await
+        self.blocking(move |db| in_write(db, |table| apply(table, &write, unix_seconds())).map(drop)).await
     }
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         let query = query.clone();
         self.blocking(move |db| {
-            let now = now();
+            let now = unix_seconds();
             let mut live = Vec::new();
             let mut expired = Vec::new();
             {
@@ -160,7 +162,7 @@ impl Table for EmbeddedTable {
         }
         self.blocking(move |db| {
             in_write(db, |table| {
-                let now = now();
+                let now = unix_seconds();
                 for (index, write) in writes.iter().enumerate() {
                     apply(table, write, now).map_err(|e| match e {
                         StoreError::ConditionFailed { .. } => {
@@ -378,7 +380,7 @@ fn cursor_position<'c>(cursor: &'c Cursor, query: &Query) -> StoreResult<(&'c st
 /// Best effort: removes items that are still expired; a failure only delays their removal.
 fn purge(db: &Database, keys: &[Key]) {
     let result = in_write(db, |table| {
-        let now = now();
+        let now = unix_seconds();
         for key in keys {
             let expired = match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
                 Some(bytes) => is_expired(&decode(bytes.value())?, now),
@@ -397,10 +399,6 @@ fn purge(db: &Database, keys: &[Key]) {
 
 fn decode(bytes: &[u8]) -> StoreResult<Item> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Mapping(format!("stored item: {e}")))
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {

@@ -1,14 +1,17 @@
 //! The table port: the few item operations every resource is built on, and nothing that knows a
-//! resource. Two adapters implement it (`dynamo` for production, `embedded` for the local host) and
-//! one contract suite (`tests/tests/store_contract.rs`) holds them to the same semantics.
+//! resource. Two adapters implement it (`dynamo` for production, `embedded` for the local host and
+//! tests, behind the `local` feature) and one contract suite (`tests/tests/it/store_contract.rs`)
+//! holds them to the same semantics.
 //!
 //! Items are JSON objects (`serde_json::Map`) carrying their own `pk` and `sk` attributes; each
 //! resource module owns its keys and maps its structs to items with `to_item`/`from_item`.
 
 pub mod cascade;
 pub mod dynamo;
+#[cfg(feature = "local")]
 pub mod embedded;
 pub mod schema;
+pub mod transaction;
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use schema::{EXPIRES_AT, Index, PK, SK};
+pub use transaction::{Guard, Transaction, TransactionError};
 
 /// One stored item: attribute name -> value. Always holds `pk` and `sk`.
 pub type Item = Map<String, Value>;
@@ -220,7 +224,7 @@ impl Cursor {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A write's condition did not hold; for a transaction, `write` is the index of the first
-    /// write whose condition failed, when the backend says so.
+    /// write whose condition failed (adapters always say which; `Transaction` names it).
     #[error("condition failed (write {write:?})")]
     ConditionFailed { write: Option<usize> },
     /// Concurrent transactions kept colliding after bounded retries.
@@ -271,11 +275,6 @@ pub fn to_item<T: Serialize>(key: &Key, value: &T) -> StoreResult<Item> {
 /// An item as a struct; key and index attributes are ignored unless the struct names them.
 pub fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
     serde_json::from_value(Value::Object(item)).map_err(|e| StoreError::Mapping(e.to_string()))
-}
-
-/// Seconds since the Unix epoch, as stored in `expiresAt`.
-pub fn epoch_seconds(at: time::OffsetDateTime) -> i64 {
-    at.unix_timestamp()
 }
 
 /// Whether an item's TTL has passed at `now` (epoch seconds).

@@ -1,24 +1,19 @@
 //! Every event in `infra/events/` through the same Lambda adapter `lambda_http::run` uses, with
 //! the configuration `infra/env.json` gives `sam local invoke`: status and body per route.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use darasa::app::{self, AppState};
-use darasa::auth::{SystemClock, Verifier};
-use darasa::config::{self, Vars};
+use darasa::app;
+use darasa::config;
 use darasa::job_infos::{self, ExperienceLevel, JobInfo};
 use darasa::store::SharedTable;
 use darasa::users::{self, Profile};
+use darasa_tests::events::{function, repo, state_for};
 use serde_json::Value;
 
 /// The user the event tokens are minted for, and the job info the path events name.
 const EVENT_USER: &str = "user_events";
 const EVENT_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e001";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
 
 /// (event file, function, expected status), in the order they run against one store.
 const EVENTS: &[(&str, &str, u16)] = &[
@@ -113,14 +108,6 @@ async fn seed_interviews(table: &SharedTable) {
     darasa::interviews::insert(table.as_ref(), EVENT_USER, &interview).await.unwrap();
 }
 
-fn verifier_for(function: &str) -> Arc<Verifier> {
-    let env = std::fs::read_to_string(repo("infra/env.json")).unwrap();
-    let vars = config::sam_env_vars(&env, &app::logical_id(function)).unwrap();
-    let lookup = |name: &str| vars.get(name).cloned();
-    let auth = config::auth_from(&Vars(&lookup)).unwrap().expect("infra/env.json sets CLERK_ISSUER");
-    Arc::new(Verifier::new(auth, reqwest::Client::new(), Arc::new(SystemClock)).unwrap())
-}
-
 #[tokio::test]
 async fn every_event_runs_through_the_lambda_adapter() {
     let (table, _dir) = seeded_table().await;
@@ -131,13 +118,10 @@ async fn every_event_runs_through_the_lambda_adapter() {
         if *file == "interviews-create.json" {
             seed_interviews(&table).await;
         }
-        let router = app::function_router(function).unwrap();
-        let state = AppState::new(table.clone(), verifier_for(function));
-        let state = match webhooks_for(function) {
-            Some(webhooks) => state.with_webhooks(webhooks),
-            None => state,
-        };
-        let response = darasa::http::invoke_lambda_event(app::serve(router, state), &event).await.unwrap();
+        let function = self::function(function);
+        let state = state_for(function, table.clone()).await;
+        let router = app::serve((function.routes)(), state);
+        let response = darasa::local::invoke_lambda_event(router, &event).await.unwrap();
         assert_eq!(response["statusCode"], *status, "{file}: {response:#}");
         let body: Value = match response["body"].as_str() {
             Some(text) if !text.is_empty() => {
@@ -222,12 +206,6 @@ async fn every_event_runs_through_the_lambda_adapter() {
 /// The Clerk user of the `clerk-user-*` events (bodies from `infra/events/clerk/`).
 const CLERK_EVENT_USER: &str = "user_2pQx7rLmVb3dKcN9TzWnYe4HsJf";
 
-/// The webhook verifier `infra/env.json` configures for `function` (its fixture secret).
-fn webhooks_for(function: &str) -> Option<Arc<darasa::webhooks::WebhookVerifier>> {
-    let secret = webhooks_secret(function)?;
-    Some(Arc::new(darasa::webhooks::WebhookVerifier::from_secrets(&secret).unwrap()))
-}
-
 /// The committed Clerk events carry Svix signatures from when they were made, which the
 /// 5-minute tolerance rejects by now: re-sign the unchanged body with the env.json fixture secret
 /// and the current time (what `darasa-local invoke --resign` does). Other events pass unchanged.
@@ -248,7 +226,9 @@ fn resign_svix(event: String, function: &str) -> String {
 
 fn webhooks_secret(function: &str) -> Option<String> {
     let env = std::fs::read_to_string(repo("infra/env.json")).unwrap();
-    config::sam_env_vars(&env, &app::logical_id(function)).unwrap().remove(darasa::webhooks::SECRET_VARIABLE)
+    config::sam_env_vars(&env, &self::function(function).logical_id())
+        .unwrap()
+        .remove(darasa::webhooks::SECRET_VARIABLE)
 }
 
 /// The committed signatures are valid (only stale) over bodies that are exactly the raw payloads
@@ -284,13 +264,11 @@ async fn a_tampered_event_token_is_a_401_response_not_a_lambda_error() {
     let mut event: Value = serde_json::from_str(&event).unwrap();
     let token = event["headers"]["authorization"].as_str().unwrap().to_owned();
     event["headers"]["authorization"] = Value::String(format!("{}x", token));
-    let state = AppState::new(table, verifier_for("me"));
-    let response = darasa::http::invoke_lambda_event(
-        app::serve(app::function_router("me").unwrap(), state),
-        &event.to_string(),
-    )
-    .await
-    .unwrap();
+    let me = function("me");
+    let state = state_for(me, table).await;
+    let response = darasa::local::invoke_lambda_event(app::serve((me.routes)(), state), &event.to_string())
+        .await
+        .unwrap();
     assert_eq!(response["statusCode"], 401);
     assert_eq!(response["headers"]["content-type"], "application/problem+json");
 }

@@ -17,6 +17,7 @@ fn request() -> ModelRequest {
         system: "You write one interview question.".into(),
         turns: vec![Turn::user("easy"), Turn::model("What is a closure?"), Turn::user("hard")],
         output: None,
+        brief: None,
     }
 }
 

@@ -6,21 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use darasa::auth::SystemClock;
 use darasa::interviews;
 use darasa::protect::{Decision, INTERVIEW_BUCKET};
-use darasa::users::{self, Profile};
+use darasa::users;
 use darasa_tests::app::{Store, TestApp, TestResponse};
+use darasa_tests::clerk::TestClock;
+use darasa_tests::fixtures::{ALICE, BOB, FREE, create_job_with, ids, seed_profile};
 use darasa_tests::gemini::{FakeGemini, Reply, test_policy};
-use darasa_tests::hume::{Failure, FakeHume, ManualClock, app_with, event};
+use darasa_tests::hume::{Failure, FakeHume, event};
 use darasa_tests::on_both_stores;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const ALICE: &str = "user_alice";
-const BOB: &str = "user_bob";
-const FREE: &[&str] = &["5_questions", "1_interview"];
 const UNLIMITED: &[&str] = &["unlimited_interviews"];
 
 struct Env {
@@ -32,21 +30,16 @@ struct Env {
 async fn setup(store: Store) -> Env {
     let hume = FakeHume::start().await;
     let gemini = FakeGemini::start().await;
-    let client = hume.client(Arc::new(SystemClock), Duration::from_millis(800));
-    let app = app_with(store, Some(gemini.model(test_policy())), Some(client)).await;
+    let client = hume.client(darasa::clock::system(), Duration::from_millis(800));
+    let app = TestApp::builder(store).model(gemini.model(test_policy())).hume(client).build().await;
     Env { app, hume, gemini }
 }
 
-fn body(response: &TestResponse) -> String {
-    String::from_utf8_lossy(&response.body).into_owned()
-}
-
+/// A mid-level Android job.
 async fn create_job(app: &TestApp, token: &str, title: Option<&str>) -> Uuid {
     let job = json!({"name": "Mobile", "title": title, "experienceLevel": "mid-level",
         "description": "Build Android apps in Kotlin."});
-    let response = app.call(Method::POST, "/api/job-infos", Some(token), Some(job), &[]).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", body(&response));
-    response.json()["id"].as_str().unwrap().parse().unwrap()
+    create_job_with(app, token, job).await
 }
 
 async fn create_interview(app: &TestApp, token: &str, job: Uuid) -> TestResponse {
@@ -55,7 +48,7 @@ async fn create_interview(app: &TestApp, token: &str, job: Uuid) -> TestResponse
 
 async fn new_interview(app: &TestApp, token: &str, job: Uuid) -> Uuid {
     let response = create_interview(app, token, job).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     response.json()["id"].as_str().unwrap().parse().unwrap()
 }
 
@@ -73,28 +66,6 @@ async fn started(app: &TestApp, user: &str) -> u64 {
     users::get_usage(app.table.as_ref(), user).await.unwrap().interviews_started
 }
 
-async fn seed_profile(app: &TestApp, user: &str, name: &str) {
-    let at = time::macros::datetime!(2026-11-01 09:00:00 UTC);
-    let profile = Profile {
-        id: user.into(),
-        name: name.into(),
-        email: format!("{user}@example.com"),
-        image_url: String::new(),
-        created_at: at,
-        updated_at: at,
-    };
-    users::put_profile(app.table.as_ref(), &profile).await.unwrap();
-}
-
-fn ids(response: &TestResponse) -> Vec<String> {
-    response.json()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn crud_and_listing(store: Store) {
     let env = setup(store).await;
     let app = &env.app;
@@ -102,7 +73,7 @@ async fn crud_and_listing(store: Store) {
     let job = create_job(app, &alice, None).await;
 
     let created = create_interview(app, &alice, job).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", body(&created));
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let first = created.json();
     assert_eq!(first["duration"], "00:00:00");
     assert_eq!(first["humeChatId"], Value::Null);
@@ -140,7 +111,7 @@ async fn crud_and_listing(store: Store) {
 
     // Start both (unlimited), then update the duration with If-Match.
     let response = patch(app, &alice, first_id, json!({"humeChatId": "chat-1"}), &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(response.json()["humeChatId"], "chat-1");
     assert_eq!(response.header("etag"), Some("\"2\""));
     let response =
@@ -148,7 +119,7 @@ async fn crud_and_listing(store: Store) {
     assert_eq!(response.json()["duration"], "00:00:10");
     let response =
         patch(app, &alice, first_id, json!({"duration": "00:05:07"}), &[("if-match", "\"2\"")]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(response.json()["duration"], "00:05:07");
     patch(app, &alice, first_id, json!({"duration": "00:06:00"}), &[("if-match", "\"2\"")])
         .await
@@ -216,7 +187,7 @@ async fn free_plan_counts_the_started_interview(store: Store) {
     let second = new_interview(app, &free, job).await;
     assert_eq!(started(app, ALICE).await, 0);
     let response = patch(app, &free, first, json!({"humeChatId": "chat-a"}), &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(started(app, ALICE).await, 1);
     // The same id again is idempotent; a different one is a conflict; neither counts again.
     let again = patch(app, &free, first, json!({"humeChatId": "chat-a"}), &[]).await;
@@ -321,7 +292,7 @@ async fn racing_creations_share_one_bucket(store: Store) {
     let bobs_job = create_job(&app, &bob, None).await;
     assert_eq!(create_interview(&app, &bob, bobs_job).await.status, StatusCode::CREATED);
     // Refill: a quarter day later one token, a day later four (checked on the bucket directly).
-    let now = darasa::protect::now_ms();
+    let now = darasa::clock::Clock::now_ms(&darasa::clock::SystemClock);
     let table = app.table.as_ref();
     assert!(matches!(INTERVIEW_BUCKET.take(table, ALICE, now).await.unwrap(), Decision::Denied { .. }));
     let quarter = 6 * 3600 * 1000;
@@ -364,7 +335,7 @@ async fn another_users_ids_are_not_found(store: Store) {
     ];
     for (method, path, changes, code) in cases {
         let response = app.call(method.clone(), &path, Some(&bob), changes, &[]).await;
-        assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {path}: {}", body(&response));
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {path}: {}", response.text());
         response.assert_problem(StatusCode::NOT_FOUND, code);
     }
     let hers = app.call(Method::GET, &interview, Some(&alice), None, &[]).await;
@@ -389,7 +360,7 @@ async fn started_interview(env: &Env, chat: &str) -> (String, Uuid) {
     let job = create_job(&env.app, &alice, None).await;
     let id = new_interview(&env.app, &alice, job).await;
     let response = patch(&env.app, &alice, id, json!({"humeChatId": chat}), &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     (alice, id)
 }
 
@@ -413,7 +384,7 @@ async fn transcripts_are_paged_and_condensed() {
     env.hume.chat("chat-long", events);
     let response =
         env.app.call(Method::GET, &format!("/api/interviews/{id}/transcript"), Some(&alice), None, &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     let json = response.json();
     assert_eq!(json["humeChatId"], "chat-long");
     let messages = json["messages"].as_array().unwrap();
@@ -475,7 +446,7 @@ async fn hume_failures_are_502_with_a_clear_message() {
 #[tokio::test]
 async fn hume_routes_without_hume_are_503_naming_the_variables() {
     let gemini = FakeGemini::start().await;
-    let app = app_with(Store::Embedded, Some(gemini.model(test_policy())), None).await;
+    let app = TestApp::builder(Store::Embedded).model(gemini.model(test_policy())).build().await;
     let alice = app.token(ALICE, UNLIMITED);
     let job = create_job(&app, &alice, None).await;
     let id = new_interview(&app, &alice, job).await;
@@ -495,13 +466,13 @@ async fn hume_routes_without_hume_are_503_naming_the_variables() {
 #[tokio::test]
 async fn access_tokens_are_cached_refreshed_and_shared() {
     let hume = FakeHume::start().await;
-    let clock = ManualClock::at(1_800_000_000);
-    let client = hume.client(clock.clone(), Duration::from_millis(800));
-    let app = app_with(Store::Embedded, None, Some(client.clone())).await;
+    let clock = TestClock::new(1_800_000_000);
+    let client = hume.client(clock.shared(), Duration::from_millis(800));
+    let app = TestApp::builder(Store::Embedded).hume(client.clone()).build().await;
     let alice = app.token(ALICE, FREE);
 
     let response = app.call(Method::POST, "/api/hume/access-token", Some(&alice), None, &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(response.header("cache-control"), Some("no-store"));
     assert_eq!(response.json(), json!({"accessToken": "hume-token-1", "expiresIn": 1800}));
     clock.advance(600);
@@ -537,7 +508,7 @@ async fn access_tokens_are_cached_refreshed_and_shared() {
     // Wrong credentials are refused by the fake, so the Basic header is really checked.
     let mut config = hume.config();
     config.secret_key = "wrong".into();
-    let wrong = darasa::hume::HumeClient::new(config, reqwest::Client::new(), clock.clone());
+    let wrong = darasa::hume::HumeClient::new(config, reqwest::Client::new(), clock.shared());
     assert_eq!(wrong.access_token().await.unwrap_err(), darasa::hume::HumeError::Unauthorized(401));
 }
 
@@ -575,7 +546,7 @@ async fn feedback_is_generated_stored_and_regenerated_on_request() {
         .push(Reply::generated("Overall: 7/10\n\n## Communication Clarity: 7/10\nYou expl", "MAX_TOKENS"));
     env.gemini.push(Reply::generated("explained coroutines well.", "STOP"));
     let response = env.app.call(Method::POST, &path, Some(&alice), None, &[]).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", body(&response));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     let feedback = "Overall: 7/10\n\n## Communication Clarity: 7/10\nYou explained coroutines well.";
     assert_eq!(response.json()["feedback"], feedback, "continued at the token limit");
     let stored = interviews::find(env.app.table.as_ref(), ALICE, id).await.unwrap().unwrap();
@@ -611,7 +582,7 @@ async fn feedback_is_generated_stored_and_regenerated_on_request() {
     let failed =
         env.app.call(Method::POST, &format!("{path}?regenerate=true"), Some(&alice), None, &[]).await;
     failed.assert_problem(StatusCode::BAD_GATEWAY, "AI_ERROR");
-    assert!(!body(&failed).contains("invalid argument"), "{}", body(&failed));
+    assert!(!failed.text().contains("invalid argument"), "{}", failed.text());
     let stored = interviews::find(env.app.table.as_ref(), ALICE, id).await.unwrap().unwrap();
     assert_eq!(stored.feedback.as_deref(), Some(feedback));
     assert_eq!(stored.version, 3);
@@ -666,9 +637,10 @@ async fn feedback_needs_a_started_interview_a_model_and_a_working_hume() {
 
     // Without a model: 503 naming GEMINI_API_KEY.
     let hume = FakeHume::start().await;
-    let app =
-        app_with(Store::Embedded, None, Some(hume.client(Arc::new(SystemClock), Duration::from_secs(1))))
-            .await;
+    let app = TestApp::builder(Store::Embedded)
+        .hume(hume.client(darasa::clock::system(), Duration::from_secs(1)))
+        .build()
+        .await;
     let alice = app.token(ALICE, UNLIMITED);
     let job = create_job(&app, &alice, None).await;
     let id = new_interview(&app, &alice, job).await;

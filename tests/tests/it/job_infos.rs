@@ -2,7 +2,7 @@
 //! cascade delete and isolation between users.
 
 use darasa::job_infos;
-use darasa::store::{Index, Key, Query};
+use darasa::store::{Key, Query};
 use darasa_tests::app::{Store, TestApp};
 use darasa_tests::on_both_stores;
 use http::{Method, StatusCode};
@@ -265,24 +265,17 @@ async fn delete_cascades_to_children_only(store: Store) {
     let token = app.token(ALICE, &[]);
     let doomed = create(&app, &token, job("doomed")).await["id"].as_str().unwrap().parse().unwrap();
     let kept = create(&app, &token, job("kept")).await["id"].as_str().unwrap().parse().unwrap();
-    let partition = darasa::users::partition(ALICE);
+    let _partition = darasa::users::partition(ALICE);
     // Children as later resources store them: their own sort key, the parent in `parentKey`.
     for (parent, count) in [(doomed, 60), (kept, 3)] {
         for _ in 0..count {
             let child = uuid::Uuid::now_v7();
-            let mut item = darasa::store::Item::new();
-            item.insert("pk".into(), partition.clone().into());
-            item.insert("sk".into(), format!("QUESTION#{child}").into());
-            item.insert(
-                Index::ByParent.attribute().into(),
-                job_infos::child_key(parent, "QUESTION", child).into(),
-            );
+            let item =
+                darasa::questions::store::KIND.item(ALICE, parent, child, &serde_json::json!({})).unwrap();
             app.table.put(item, None).await.unwrap();
         }
     }
-    let children_of = |job: uuid::Uuid| {
-        Query::new(partition.clone(), job_infos::children_prefix(job)).index(Index::ByParent).limit(1000)
-    };
+    let children_of = |job: uuid::Uuid| job_infos::store::children(ALICE, job).limit(1000);
     assert_eq!(app.table.query(&children_of(doomed)).await.unwrap().items.len(), 60);
 
     let response =

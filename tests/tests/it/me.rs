@@ -112,7 +112,7 @@ async fn server_errors_carry_a_request_id_and_no_internals() {
         [(|| StoreError::Unavailable(SECRET.into()), 503), (|| StoreError::Mapping(SECRET.into()), 500)];
     for (make, status) in failures {
         let table: SharedTable = Arc::new(BrokenTable(make));
-        let app = TestApp::with_table(table, None);
+        let app = TestApp::builder(Store::Embedded).table(table).build().await;
         let token = app.token(USER, &[]);
         let response = app.call(Method::GET, "/api/job-infos", Some(&token), None, &[]).await;
         assert_eq!(response.status.as_u16(), status);

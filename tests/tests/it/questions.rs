@@ -3,44 +3,35 @@
 //! quota consumed atomically with the stored question, nothing stored on failure), streaming
 //! over a real socket, the read routes, and the routes' own Lambda events.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use darasa::ai::gemini::Policy;
-use darasa::app::{self, AppState};
 use darasa::questions::{self, Difficulty, Question};
 use darasa::store::{Key, Query, Update};
 use darasa::users;
 use darasa_tests::app::{Store, TestApp, TestResponse};
 use darasa_tests::data_stream::{self, Part};
-use darasa_tests::gemini::{FAKE_KEY, FakeGemini, Gate, Piece, Reply, app_with_model, chunk, test_policy};
+use darasa_tests::events;
+use darasa_tests::fixtures::{ALICE, BOB, DESCRIPTION, FREE, create_job_with, job_body};
+use darasa_tests::gemini::{FAKE_KEY, FakeGemini, Gate, Piece, Reply, chunk, test_policy};
 use darasa_tests::loopback::LoopbackServer;
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const ALICE: &str = "user_alice";
-const BOB: &str = "user_bob";
-const FREE: &[&str] = &["5_questions", "1_interview"];
 const GENERATE: &str = "/api/ai/questions/generate-question";
 const FEEDBACK: &str = "/api/ai/questions/generate-feedback";
-const DESCRIPTION: &str = "Build payment services in Rust on AWS Lambda with DynamoDB.";
 
 async fn setup(store: Store) -> (TestApp, FakeGemini) {
     let fake = FakeGemini::start().await;
-    let app = app_with_model(store, fake.model(test_policy())).await;
+    let app = TestApp::builder(store).model(fake.model(test_policy())).build().await;
     (app, fake)
 }
 
 async fn create_job(app: &TestApp, token: &str, title: Option<&str>) -> Uuid {
-    let body =
-        json!({"name": "Payments", "title": title, "experienceLevel": "senior", "description": DESCRIPTION});
-    let response = app.call(Method::POST, "/api/job-infos", Some(token), Some(body), &[]).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&response.body));
-    response.json()["id"].as_str().unwrap().parse().unwrap()
+    create_job_with(app, token, job_body("Payments", title)).await
 }
 
 fn question_body(difficulty: &str, job: impl std::fmt::Display) -> Value {
@@ -54,13 +45,6 @@ fn stream_parts(response: &TestResponse) -> Vec<Part> {
     assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(response.header("x-vercel-ai-data-stream"), Some("v1"));
     data_stream::parse(&body).unwrap_or_else(|error| panic!("{error}"))
-}
-
-/// A plain-text error: status, exact body, content type.
-fn assert_plain(response: &TestResponse, status: StatusCode, body: &str) {
-    assert_eq!(response.status, status, "{}", String::from_utf8_lossy(&response.body));
-    assert_eq!(String::from_utf8_lossy(&response.body), body);
-    assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
 }
 
 async fn used(app: &TestApp, user: &str) -> u64 {
@@ -93,25 +77,14 @@ async fn until_requests(fake: &FakeGemini, count: usize) {
     panic!("the fake got {} requests, expected {count}", fake.requests().len());
 }
 
-/// Sends a request on its own task (so a test can act while it is in flight).
+/// Sends a POST with a JSON body on its own task (so a test can act while it is in flight).
 fn spawn_call(
     app: &TestApp,
     token: &str,
     path: &'static str,
     body: Value,
 ) -> tokio::task::JoinHandle<TestResponse> {
-    let router = app.router.clone();
-    let request = Request::post(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    tokio::spawn(async move {
-        let response = router.oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes().to_vec();
-        TestResponse { status: parts.status, headers: parts.headers, body }
-    })
+    app.spawn(darasa_tests::app::request(Method::POST, path, Some(token), Some(body), &[]))
 }
 
 on_both_stores!(
@@ -207,7 +180,7 @@ async fn checks_come_in_the_originals_order_with_its_strings(store: Store) {
     // 401 first, whatever else is wrong.
     for token in [None, Some("not.a.token"), Some(&alice_free[..alice_free.len() - 3])] {
         let response = app.call(Method::POST, GENERATE, token, Some(json!({"prompt": "extreme"})), &[]).await;
-        assert_plain(&response, StatusCode::UNAUTHORIZED, "You are not logged in");
+        response.assert_plain(StatusCode::UNAUTHORIZED, "You are not logged in");
     }
     // Then 400 (even for a user without a plan), any flaw in the body.
     let bad_bodies = [
@@ -220,24 +193,24 @@ async fn checks_come_in_the_originals_order_with_its_strings(store: Store) {
     ];
     for body in bad_bodies {
         let response = app.call(Method::POST, GENERATE, Some(&alice_no_plan), Some(body.clone()), &[]).await;
-        assert_plain(&response, StatusCode::BAD_REQUEST, "Error generating your question");
+        response.assert_plain(StatusCode::BAD_REQUEST, "Error generating your question");
     }
     let not_json = Request::post(GENERATE)
         .header("authorization", format!("Bearer {alice_free}"))
         .body(Body::from("prompt=easy"))
         .unwrap();
-    assert_plain(&app.send(not_json).await, StatusCode::BAD_REQUEST, "Error generating your question");
+    app.send(not_json).await.assert_plain(StatusCode::BAD_REQUEST, "Error generating your question");
     // Then the plan, before ownership.
     let response = app.call(Method::POST, GENERATE, Some(&alice_no_plan), Some(good.clone()), &[]).await;
-    assert_plain(&response, StatusCode::FORBIDDEN, "PLAN_LIMIT");
+    response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
     seed_usage(&app, BOB, 5).await;
     let response = app.call(Method::POST, GENERATE, Some(&bob), Some(good.clone()), &[]).await;
-    assert_plain(&response, StatusCode::FORBIDDEN, "PLAN_LIMIT");
+    response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
     // Then ownership: another user's job, an unknown id, not an id at all.
     for other in [bobs_job.to_string(), Uuid::now_v7().to_string(), "job-1".to_owned()] {
         let body = json!({"prompt": "hard", "jobInfoId": other, "extra": "ignored as the original does"});
         let response = app.call(Method::POST, GENERATE, Some(&alice_free), Some(body), &[]).await;
-        assert_plain(&response, StatusCode::FORBIDDEN, "You do not have permission to do this");
+        response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
     }
     assert!(fake.requests().is_empty(), "no refused request reaches the model");
     assert_eq!(used(&app, ALICE).await, 0);
@@ -279,7 +252,7 @@ async fn concurrent_requests_at_the_limit_store_exactly_one(store: Store) {
         total_timeout: Duration::from_secs(90),
         ..test_policy()
     };
-    let app = app_with_model(store, fake.model(patient)).await;
+    let app = TestApp::builder(store).model(fake.model(patient)).build().await;
     let token = app.token(ALICE, FREE);
     let job = create_job(&app, &token, None).await;
     seed_usage(&app, ALICE, 4).await;
@@ -306,7 +279,7 @@ async fn concurrent_requests_at_the_limit_store_exactly_one(store: Store) {
     // And the next request is refused up front.
     let response =
         app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
-    assert_plain(&response, StatusCode::FORBIDDEN, "PLAN_LIMIT");
+    response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
 
     // Unlimited plans have no ceiling.
     let unlimited = app.token(BOB, &["unlimited_questions"]);
@@ -391,7 +364,7 @@ async fn feedback_checks_ownership_through_the_questions_job(store: Store) {
     let question = seed_question(&app, ALICE, job, "Q?").await;
 
     let response = app.call(Method::POST, FEEDBACK, None, Some(json!({"prompt": "a"})), &[]).await;
-    assert_plain(&response, StatusCode::UNAUTHORIZED, "You are not logged in");
+    response.assert_plain(StatusCode::UNAUTHORIZED, "You are not logged in");
     for body in [
         json!({"prompt": "", "questionId": question.id}),
         json!({"prompt": "   ", "questionId": question.id}),
@@ -401,14 +374,14 @@ async fn feedback_checks_ownership_through_the_questions_job(store: Store) {
         json!("an answer"),
     ] {
         let response = app.call(Method::POST, FEEDBACK, Some(&alice), Some(body), &[]).await;
-        assert_plain(&response, StatusCode::BAD_REQUEST, "Error generating your feedback");
+        response.assert_plain(StatusCode::BAD_REQUEST, "Error generating your feedback");
     }
     // Bob cannot get feedback on Alice's question, nor on ids that name nothing.
     for id in [question.id.to_string(), Uuid::now_v7().to_string(), "q-1".to_owned()] {
         let response = app
             .call(Method::POST, FEEDBACK, Some(&bob), Some(json!({"prompt": "a", "questionId": id})), &[])
             .await;
-        assert_plain(&response, StatusCode::FORBIDDEN, "You do not have permission to do this");
+        response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
     }
     // A question whose job is being deleted (a cascade that stopped halfway) is not Alice's to
     // use either.
@@ -418,7 +391,7 @@ async fn feedback_checks_ownership_through_the_questions_job(store: Store) {
     app.table.update(&darasa::job_infos::key(ALICE, doomed), mark, None).await.unwrap();
     let body = json!({"prompt": "a", "questionId": orphan.id});
     let response = app.call(Method::POST, FEEDBACK, Some(&alice), Some(body), &[]).await;
-    assert_plain(&response, StatusCode::FORBIDDEN, "You do not have permission to do this");
+    response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
     assert!(fake.requests().is_empty());
 }
 
@@ -597,24 +570,13 @@ async fn the_route_events_stream_through_the_lambda_adapter_with_a_model() {
     };
     questions::insert_counted(app.table.as_ref(), EVENT_USER, &question, None).await.unwrap();
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let env = std::fs::read_to_string(root.join("infra/env.json")).unwrap();
     for (file, function, codes) in [
         ("generate-question.json", "generate-question", "f0ed2"),
         ("generate-feedback.json", "generate-feedback", "f0ed"),
     ] {
         fake.push(Reply::stream(&["Streamed."], "STOP"));
-        let vars = darasa::config::sam_env_vars(&env, &app::logical_id(function)).unwrap();
-        let lookup = |name: &str| vars.get(name).cloned();
-        let auth = darasa::config::auth_from(&darasa::config::Vars(&lookup)).unwrap().unwrap();
-        let verifier =
-            darasa::auth::Verifier::new(auth, reqwest::Client::new(), Arc::new(darasa::auth::SystemClock))
-                .unwrap();
-        let state =
-            AppState::new(app.table.clone(), Arc::new(verifier)).with_model(fake.model(test_policy()));
-        let event = std::fs::read_to_string(root.join("infra/events").join(file)).unwrap();
-        let router = app::serve(app::function_router(function).unwrap(), state);
-        let response = darasa::http::invoke_lambda_event(router, &event).await.unwrap();
+        let model = Some(fake.model(test_policy()));
+        let response = events::invoke(function, app.table.clone(), model, &events::read(file)).await;
         assert_eq!(response["statusCode"], 200, "{file}: {response:#}");
         assert_eq!(response["headers"]["x-vercel-ai-data-stream"], "v1");
         let parts = data_stream::parse(response["body"].as_str().unwrap()).unwrap();

@@ -11,7 +11,9 @@ use darasa::resumes::{self, MAX_BODY, MAX_FILE};
 use darasa::store::Query;
 use darasa::users;
 use darasa_tests::app::{Store, TestApp};
-use darasa_tests::gemini::{FakeGemini, Gate, Piece, Reply, app_with_model, stream_events, test_policy};
+use darasa_tests::documents::{docx, legacy_doc, pdf};
+use darasa_tests::fixtures::{ALICE, BOB, DESCRIPTION, FREE, create_job};
+use darasa_tests::gemini::{FakeGemini, Gate, Piece, Reply, stream_events, test_policy};
 use darasa_tests::on_both_stores;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -19,92 +21,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-const ALICE: &str = "user_alice";
-const BOB: &str = "user_bob";
 const PAID: &[&str] = &["unlimited_resume_analysis"];
-const FREE: &[&str] = &["5_questions", "1_interview"];
 const BOUNDARY: &str = "----DarasaTestBoundary7MA4YWxkTrZu0gW";
-const DESCRIPTION: &str = "Build payment services in Rust on AWS Lambda with DynamoDB.";
-
-// ---- files, made here ----
-
-/// A small, well-formed one-page PDF (objects, xref table with real offsets, trailer) whose page
-/// shows `text`. The binary comment line marks it as binary, as real writers do.
-fn pdf(text: &str) -> Vec<u8> {
-    let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-    ];
-    let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
-    let mut offsets = Vec::new();
-    for (n, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", n + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
-            .as_bytes(),
-    );
-    out
-}
-
-/// A minimal real DOCX (content types, package relationship, document part; deflated) with one
-/// paragraph per line.
-fn docx(paragraphs: &[&str]) -> Vec<u8> {
-    use std::io::Write as _;
-    let body: String = paragraphs
-        .iter()
-        .map(|text| format!("<w:p><w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"))
-        .collect();
-    let document = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-         <w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\">\
-         <w:body>{body}<w:sectPr/></w:body></w:document>"
-    );
-    let files = [
-        (
-            "[Content_Types].xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
-             <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
-             <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
-             <Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>"
-                .to_owned(),
-        ),
-        (
-            "_rels/.rels",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
-             <Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"word/document.xml\"/></Relationships>"
-                .to_owned(),
-        ),
-        ("word/document.xml", document),
-    ];
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, content) in files {
-        writer.start_file(name, options).unwrap();
-        writer.write_all(content.as_bytes()).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
-
-/// An OLE2 compound file header, as a legacy .doc starts.
-fn legacy_doc() -> Vec<u8> {
-    let mut bytes = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-    bytes.resize(512, 0);
-    bytes
-}
 
 const TEXT_RESUME: &str = "Jane Doe\nSenior Rust engineer\n- Built a payments ledger on DynamoDB\n";
 
@@ -235,16 +153,8 @@ fn streamed(text: &str, finish: &str) -> Reply {
 
 async fn setup(store: Store) -> (TestApp, FakeGemini) {
     let fake = FakeGemini::start().await;
-    let app = app_with_model(store, fake.model(test_policy())).await;
+    let app = TestApp::builder(store).model(fake.model(test_policy())).build().await;
     (app, fake)
-}
-
-async fn create_job(app: &TestApp, token: &str) -> Uuid {
-    let body = json!({"name": "Payments", "title": "Backend Engineer", "experienceLevel": "senior",
-        "description": DESCRIPTION});
-    let response = app.call(Method::POST, "/api/job-infos", Some(token), Some(body), &[]).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&response.body));
-    response.json()["id"].as_str().unwrap().parse().unwrap()
 }
 
 async fn stored(app: &TestApp, user: &str, job: Uuid) -> Vec<resumes::ResumeAnalysis> {
@@ -362,7 +272,7 @@ async fn docx_text_is_extracted_and_text_files_go_inline() {
 
     // DOCX: its text, extracted here, as a text part; no file for Gemini to choke on.
     let word = docx(&["Jane Doe", "Senior Rust engineer &amp; AWS"]);
-    for declared in [resumes::DOCX_MIME, resumes::DOC_MIME] {
+    for declared in [resumes::sniff::DOCX_MIME, resumes::sniff::DOC_MIME] {
         let body = form(&[Field::Text("jobInfoId", &job), file("jane.docx", declared, &word)]);
         let response = upload(&app, Some(&token), body).await;
         assert_eq!(response.status, StatusCode::OK, "{declared}: {}", response.text());
@@ -382,7 +292,7 @@ async fn docx_text_is_extracted_and_text_files_go_inline() {
 
     let mimes: Vec<String> =
         stored(&app, ALICE, job.parse().unwrap()).await.into_iter().map(|record| record.mime_type).collect();
-    assert_eq!(mimes, ["text/plain", resumes::DOCX_MIME, resumes::DOCX_MIME]);
+    assert_eq!(mimes, ["text/plain", resumes::sniff::DOCX_MIME, resumes::sniff::DOCX_MIME]);
 }
 
 #[tokio::test]
@@ -490,7 +400,7 @@ async fn checks_come_in_the_originals_order_and_nothing_reaches_the_model() {
     let renamed = form(&[file("cv.pdf", "application/pdf", &word), Field::Text("jobInfoId", &job)]);
     assert_eq!(upload(&app, Some(&alice), renamed).await.status, StatusCode::BAD_REQUEST);
     let doc = legacy_doc();
-    let legacy = form(&[file("cv.doc", resumes::DOC_MIME, &doc), Field::Text("jobInfoId", &job)]);
+    let legacy = form(&[file("cv.doc", resumes::sniff::DOC_MIME, &doc), Field::Text("jobInfoId", &job)]);
     upload(&app, Some(&alice), legacy)
         .await
         .assert_plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, resumes::LEGACY_DOC);
@@ -498,7 +408,7 @@ async fn checks_come_in_the_originals_order_and_nothing_reaches_the_model() {
     upload(&app, Some(&alice), empty).await.assert_plain(StatusCode::BAD_REQUEST, resumes::EMPTY_FILE);
     // A Word document without text, or a broken one, is told as such.
     let blank = docx(&[]);
-    let body = form(&[file("cv.docx", resumes::DOCX_MIME, &blank), Field::Text("jobInfoId", &job)]);
+    let body = form(&[file("cv.docx", resumes::sniff::DOCX_MIME, &blank), Field::Text("jobInfoId", &job)]);
     upload(&app, Some(&alice), body)
         .await
         .assert_plain(StatusCode::BAD_REQUEST, "This Word document contains no text");
@@ -673,7 +583,7 @@ async fn the_committed_event_runs_through_the_lambda_adapter_with_a_model() {
     let reply = analysis(6.0).to_string();
     fake.push(streamed(&reply, "STOP"));
 
-    let response = darasa::http::invoke_lambda_event(app.router.clone(), &event.to_string()).await.unwrap();
+    let response = darasa::local::invoke_lambda_event(app.router.clone(), &event.to_string()).await.unwrap();
     assert_eq!(response["statusCode"], 200, "{response:#}");
     assert_eq!(response["headers"]["content-type"], "text/plain; charset=utf-8");
     assert_eq!(response["body"], reply);

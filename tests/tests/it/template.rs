@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use darasa::app::{self, AppState};
+use darasa::app;
 use darasa::store::{EXPIRES_AT, Index, PK, SK};
 use darasa_tests::app::{Store, TestApp};
 use http::{Method, StatusCode};
@@ -52,31 +52,38 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
     let template = template();
     assert_eq!(template["Globals"]["Function"]["Runtime"], "provided.al2023");
     assert_eq!(template["Globals"]["Function"]["LoggingConfig"]["LogFormat"], "JSON");
-    let app = TestApp::new(Store::Embedded).await;
-    for (name, router) in app::FUNCTIONS {
-        let resource = &template["Resources"][app::logical_id(name).as_str()];
+    for function in app::FUNCTIONS {
+        let name = function.name;
+        let resource = &template["Resources"][function.logical_id().as_str()];
         assert_eq!(resource["Type"], "AWS::Serverless::Function", "{name} is missing from template.yaml");
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
-        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], *name);
+        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], name);
         assert!(
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs")).exists()
         );
+        assert_eq!(secret_variables(resource), secret_arns(function), "{name}: the secrets it reads");
 
-        let state: AppState =
-            AppState::new(app.table.clone(), test_verifier()).with_webhooks(test_webhooks());
-        let function = app::serve(router(), state);
-        if let Some((_, path)) = STREAMING.iter().find(|(function, _)| function == name) {
+        let (state, _dir) = TestApp::builder(Store::Embedded).webhook_secrets(WEBHOOK_SECRET).state().await;
+        let routes = app::serve((function.routes)(), state);
+        if function.streaming {
             // Reached through its function URL (HTTP APIs buffer): no API events, a streaming URL
-            // without IAM auth (the function verifies the Clerk token), and the route it serves.
+            // without IAM auth (the function verifies the Clerk token), and an AI route it serves.
             let url = &resource["Properties"]["FunctionUrlConfig"];
             assert_eq!(url["InvokeMode"], "RESPONSE_STREAM", "{name}");
             assert_eq!(url["AuthType"], "NONE", "{name}");
             assert!(resource["Properties"]["Events"].is_null(), "{name}: an HTTP API route would buffer");
-            let request = http::Request::post(*path).body(axum::body::Body::empty()).unwrap();
-            let response = tower::ServiceExt::oneshot(function.clone(), request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}: POST {path}");
+            let mut served = Vec::new();
+            for path in AI_PATHS {
+                let request = http::Request::post(*path).body(axum::body::Body::empty()).unwrap();
+                let response = tower::ServiceExt::oneshot(routes.clone(), request).await.unwrap();
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    served.push(*path);
+                }
+            }
+            assert_eq!(served.len(), 1, "{name} serves one streamed AI route: {served:?}");
             continue;
         }
+        assert!(resource["Properties"]["FunctionUrlConfig"].is_null(), "{name} buffers through the HTTP API");
         let events = resource["Properties"]["Events"].as_mapping().unwrap();
         assert!(!events.is_empty());
         for event in events.values() {
@@ -93,39 +100,39 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
                 .uri(&path)
                 .body(axum::body::Body::empty())
                 .unwrap();
-            let response = tower::ServiceExt::oneshot(function.clone(), request).await.unwrap();
+            let response = tower::ServiceExt::oneshot(routes.clone(), request).await.unwrap();
             // Unauthenticated: the route exists in this function (not 404/405) and wants a token;
-            // public routes (the webhook) refuse an unsigned request instead.
+            // the webhook (which needs no token) refuses an unsigned request instead.
             let expected =
-                if PUBLIC.contains(name) { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
+                if function.needs.webhooks { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
             assert_eq!(response.status(), expected, "{name}: {method} {path}");
         }
     }
 }
 
-/// Functions that stream through a function URL, with the route each serves.
-const STREAMING: &[(&str, &str)] = &[
-    ("generate-question", "/api/ai/questions/generate-question"),
-    ("generate-feedback", "/api/ai/questions/generate-feedback"),
-    ("analyze-resume", "/api/ai/resumes/analyze"),
+/// The streamed AI routes (each function serving one through its URL).
+const AI_PATHS: &[&str] = &[
+    "/api/ai/questions/generate-question",
+    "/api/ai/questions/generate-feedback",
+    "/api/ai/resumes/analyze",
 ];
 
-/// Functions whose routes take no session token (they verify something else).
-const PUBLIC: &[&str] = &["clerk-webhook"];
+const WEBHOOK_SECRET: &str = "whsec_ZGFyYXNhIHRlbXBsYXRlIHRlc3Q=";
 
-fn test_webhooks() -> std::sync::Arc<darasa::webhooks::WebhookVerifier> {
-    let secret = "whsec_ZGFyYXNhIHRlbXBsYXRlIHRlc3Q=";
-    std::sync::Arc::new(darasa::webhooks::WebhookVerifier::from_secrets(secret).unwrap())
+/// The `*_SECRET_ARN` variables a function resource sets, sorted.
+fn secret_variables(resource: &Value) -> Vec<String> {
+    let mut names: Vec<String> = resource["Properties"]["Environment"]["Variables"]
+        .as_mapping()
+        .map(|variables| variables.keys().filter_map(|key| key.as_str()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    names.retain(|name| name.ends_with("_SECRET_ARN"));
+    names.sort();
+    names
 }
 
-fn test_verifier() -> std::sync::Arc<darasa::auth::Verifier> {
-    let config = darasa_tests::app::issuer().auth_config();
-    std::sync::Arc::new(
-        darasa::auth::Verifier::new(
-            config,
-            reqwest::Client::new(),
-            std::sync::Arc::new(darasa::auth::SystemClock),
-        )
-        .unwrap(),
-    )
+/// The variables naming the secrets `function` reads, sorted.
+fn secret_arns(function: &app::Function) -> Vec<String> {
+    let mut names: Vec<String> = function.secrets().iter().map(|name| format!("{name}_SECRET_ARN")).collect();
+    names.sort();
+    names
 }

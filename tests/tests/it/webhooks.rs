@@ -8,18 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use axum::Router;
 use axum::body::Body;
 use base64::Engine;
-use darasa::app::{self, AppState};
-use darasa::auth::{SystemClock, Verifier};
+use darasa::app::{self};
 use darasa::store::{
-    Condition, EXPIRES_AT, Index, Item, Key, Page, Query, SharedTable, StoreError, StoreResult, Table,
-    Update, Write,
+    Condition, EXPIRES_AT, Item, Key, Page, Query, SharedTable, StoreError, StoreResult, Table, Update, Write,
 };
 use darasa::users;
-use darasa::webhooks::{self, WebhookVerifier};
-use darasa_tests::app::{Store, TestApp, TestResponse, issuer, now};
+use darasa::webhooks::{self};
+use darasa_tests::app::{Store, TestApp, TestResponse, now};
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
@@ -35,24 +32,11 @@ const OTHER_SECRET: &str = "whsec_bm90IHRoZSBjb25maWd1cmVkIHNlY3JldCE=";
 /// Clerk's `created_at` of the test users (ms); updates count up from it.
 const CREATED_AT: i64 = 1_795_600_000_000;
 
-fn token_verifier() -> Arc<Verifier> {
-    Arc::new(Verifier::new(issuer().auth_config(), reqwest::Client::new(), Arc::new(SystemClock)).unwrap())
-}
-
-/// Every route over `table`, with webhooks verified by `secrets`.
-fn router_over(table: SharedTable, secrets: &str) -> Router {
-    let webhooks = WebhookVerifier::from_secrets(secrets).unwrap();
-    let state = AppState::new(table, token_verifier()).with_webhooks(Arc::new(webhooks));
-    app::serve(app::all_routes(), state)
-}
-
 async fn webhook_app(store: Store, secrets: &str) -> TestApp {
-    let mut app = TestApp::new(store).await;
-    app.router = router_over(app.table.clone(), secrets);
-    app
+    TestApp::builder(store).webhook_secrets(secrets).build().await
 }
 
-/// A `user.created`/`user.updated` body shaped like Clerk's (`UserJSON`, wire-formats §1.5).
+/// A `user.created`/`user.updated` body shaped like Clerk's (`UserJSON`, `docs/wire-formats.md`).
 fn user_event(kind: &str, user: &str, updated_at: i64, first: Value, last: Value, username: Value) -> Value {
     json!({
         "data": {
@@ -517,13 +501,7 @@ async fn populate(app: &TestApp, user: &str, children: usize) -> Vec<String> {
     let parent: uuid::Uuid = jobs[0].parse().unwrap();
     for _ in 0..children {
         let child = uuid::Uuid::now_v7();
-        let mut item = Item::new();
-        item.insert("pk".into(), users::partition(user).into());
-        item.insert("sk".into(), format!("QUESTION#{child}").into());
-        item.insert(
-            Index::ByParent.attribute().into(),
-            darasa::job_infos::child_key(parent, "QUESTION", child).into(),
-        );
+        let item = darasa::questions::store::KIND.item(user, parent, child, &json!({})).unwrap();
         app.table.put(item, None).await.unwrap();
     }
     let usage = Update::new().add(users::QUESTIONS_GENERATED, 4).add(users::INTERVIEWS_STARTED, 1);
@@ -598,12 +576,11 @@ async fn a_delete_that_fails_halfway_is_finished_by_the_retry(store: Store) {
     populate(&app, user, 60).await;
     let flaky: SharedTable =
         Arc::new(FailsOnce { inner: app.table.clone(), fail_at: 1, calls: AtomicUsize::new(0) });
-    let flaky_router = router_over(flaky, SECRET);
+    let flaky_app = TestApp::builder(store).table(flaky).webhook_secrets(SECRET).build().await;
     let body = deleted(user);
-    let response =
-        flaky_router.oneshot(request(&signed(SECRET, "msg_halfway", now(), &body), body)).await.unwrap();
+    let response = flaky_app.send(request(&signed(SECRET, "msg_halfway", now(), &body), body)).await;
     // A storage failure is a 5xx, so Svix retries; part of the partition is gone already.
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     let left = partition(&app, user).await.len();
     assert!(left > 1 && left < 1 + 3 + 60 + 1, "stopped halfway: {left} items left");
     assert!(app.table.get(&webhooks::delivery_key("msg_halfway")).await.unwrap().is_none());
@@ -642,9 +619,8 @@ async fn other_event_types_are_acknowledged_and_ignored(store: Store) {
 async fn base64_encoded_lambda_bodies_verify_over_the_decoded_bytes(store: Store) {
     let app = webhook_app(store, SECRET).await;
     let user = "user_2lambda";
-    let webhooks = Arc::new(WebhookVerifier::from_secrets(SECRET).unwrap());
-    let state = AppState::new(app.table.clone(), token_verifier()).with_webhooks(webhooks);
-    let function = app::serve(app::function_router("clerk-webhook").unwrap(), state);
+    let (state, _) = TestApp::builder(store).table(app.table.clone()).webhook_secrets(SECRET).state().await;
+    let function = app::serve((app::functions::CLERK_WEBHOOK.routes)(), state);
     let invoke = |body: Vec<u8>, headers: Headers| {
         let headers: serde_json::Map<String, Value> =
             headers.into_iter().map(|(name, value)| (name.to_owned(), Value::String(value))).collect();
@@ -666,7 +642,7 @@ async fn base64_encoded_lambda_bodies_verify_over_the_decoded_bytes(store: Store
             "isBase64Encoded": true
         });
         let function = function.clone();
-        async move { darasa::http::invoke_lambda_event(function, &event.to_string()).await }
+        async move { darasa::local::invoke_lambda_event(function, &event.to_string()).await }
     };
     let body = created(user);
     let headers = signed(SECRET, "msg_lambda", now(), &body);

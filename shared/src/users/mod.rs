@@ -1,29 +1,22 @@
-//! Users: the partition every user's data lives in, the profile Clerk's webhook maintains, the
-//! lifetime usage counters, and `GET /api/me`.
+//! Users: the profile Clerk's webhook maintains, the lifetime usage counters, removing a user with
+//! everything they own, and what `GET /api/me` reports. Keys are in `store`, counters in `usage`.
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+mod routes;
+pub mod store;
+pub mod usage;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::AppState;
+pub use routes::routes;
+pub use store::{not_deleted, partition, profile_key, tombstone_key, usage_key};
+pub use usage::{Counter, INTERVIEWS_STARTED, QUESTIONS_GENERATED, RESUME_ANALYSES, Usage, get_usage};
+
 use crate::auth::Session;
-use crate::error::{ApiError, ApiResult};
+use crate::clock;
+use crate::domain::{DomainError, DomainResult, Missing};
 use crate::plans::Quota;
-use crate::store::{
-    self, Condition, EXPIRES_AT, Item, Key, PK, Query, SK, StoreResult, Table, Update, Write,
-};
-
-/// The partition key of everything `user_id` owns. Built only from a verified id, so no request
-/// can address another user's partition.
-pub fn partition(user_id: &str) -> String {
-    format!("USER#{user_id}")
-}
-
-const PROFILE: &str = "PROFILE";
-const USAGE: &str = "USAGE";
-const TOMBSTONE: &str = "TOMBSTONE";
+use crate::store::{Condition, EXPIRES_AT, Item, PK, Query, SK, StoreResult, Table, Update, Write};
 
 /// Profile attribute holding Clerk's `updated_at` (Unix ms) of the data stored: deliveries are
 /// applied only in that order, whatever order Svix delivers them in.
@@ -36,19 +29,6 @@ pub const PROFILE_VERSION: &str = "version";
 /// 30 days also covers an operator replaying old messages from the dashboard by hand.
 /// Clerk never reuses a user id, so the tombstone never blocks a real new user.
 pub const TOMBSTONE_TTL: time::Duration = time::Duration::days(30);
-
-pub fn profile_key(user_id: &str) -> Key {
-    Key::new(partition(user_id), PROFILE)
-}
-
-pub fn usage_key(user_id: &str) -> Key {
-    Key::new(partition(user_id), USAGE)
-}
-
-/// The marker `user.deleted` leaves in the (otherwise emptied) partition.
-pub fn tombstone_key(user_id: &str) -> Key {
-    Key::new(partition(user_id), TOMBSTONE)
-}
 
 /// The profile, as Clerk's webhook stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,11 +45,16 @@ pub struct Profile {
 }
 
 pub async fn get_profile(table: &dyn Table, user_id: &str) -> StoreResult<Option<Profile>> {
-    table.get(&profile_key(user_id)).await?.map(store::from_item).transpose()
+    table.get(&profile_key(user_id)).await?.map(crate::store::from_item).transpose()
+}
+
+/// The caller's profile; `Missing::User` until the webhook created it.
+pub async fn require_profile(table: &dyn Table, user_id: &str) -> DomainResult<Profile> {
+    get_profile(table, user_id).await?.ok_or(DomainError::NotFound(Missing::User))
 }
 
 pub async fn put_profile(table: &dyn Table, profile: &Profile) -> StoreResult<()> {
-    table.put(store::to_item(&profile_key(&profile.id), profile)?, None).await
+    table.put(crate::store::to_item(&profile_key(&profile.id), profile)?, None).await
 }
 
 /// The write that stores `profile` as Clerk had it at `clerk_updated_at` (Unix ms). It applies
@@ -78,7 +63,7 @@ pub async fn put_profile(table: &dyn Table, profile: &Profile) -> StoreResult<()
 pub fn upsert_profile_write(profile: &Profile, clerk_updated_at: i64) -> StoreResult<Write> {
     let key = profile_key(&profile.id);
     let mut update = Update::new();
-    for (attribute, value) in store::to_item(&key, profile)? {
+    for (attribute, value) in crate::store::to_item(&key, profile)? {
         if attribute != PK && attribute != SK {
             update = update.set(&attribute, value);
         }
@@ -86,11 +71,6 @@ pub fn upsert_profile_write(profile: &Profile, clerk_updated_at: i64) -> StoreRe
     let update = update.set(CLERK_UPDATED_AT, clerk_updated_at).add(PROFILE_VERSION, 1);
     let newer_or_equal = Condition::Below(CLERK_UPDATED_AT.into(), clerk_updated_at.saturating_add(1));
     Ok(Write::Update { key, update, condition: Some(newer_or_equal) })
-}
-
-/// A transaction write that fails unless the user is alive (no tombstone).
-pub fn not_deleted(user_id: &str) -> Write {
-    Write::Check { key: tombstone_key(user_id), condition: Condition::NotExists }
 }
 
 /// Whether `user.deleted` removed this user (within the tombstone's lifetime).
@@ -109,35 +89,14 @@ pub async fn delete_user(table: &dyn Table, user_id: &str, now: OffsetDateTime) 
     item.insert(PK.into(), tombstone.pk.clone().into());
     item.insert(SK.into(), tombstone.sk.clone().into());
     item.insert("userId".into(), user_id.into());
-    item.insert("deletedAt".into(), rfc3339(now).into());
-    item.insert(EXPIRES_AT.into(), store::epoch_seconds(now + TOMBSTONE_TTL).into());
+    item.insert("deletedAt".into(), clock::rfc3339(now).into());
+    item.insert(EXPIRES_AT.into(), clock::epoch_seconds(now + TOMBSTONE_TTL).into());
     table.put(item, None).await?;
-    store::cascade::delete_matching_except(table, Query::new(partition(user_id), ""), &[tombstone]).await
+    crate::store::cascade::delete_matching_except(table, Query::new(partition(user_id), ""), &[tombstone])
+        .await
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-/// Lifetime usage counters (deleting a job info refunds nothing). Each is consumed in the same
-/// transaction as the thing it counts, guarded by `Condition::Below(<counter>, limit)`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Usage {
-    pub questions_generated: u64,
-    pub interviews_started: u64,
-    pub resume_analyses: u64,
-}
-
-/// Counter attribute names on the usage item.
-pub const QUESTIONS_GENERATED: &str = "questionsGenerated";
-pub const INTERVIEWS_STARTED: &str = "interviewsStarted";
-pub const RESUME_ANALYSES: &str = "resumeAnalyses";
-
-pub async fn get_usage(table: &dyn Table, user_id: &str) -> StoreResult<Usage> {
-    Ok(table.get(&usage_key(user_id)).await?.map(store::from_item).transpose()?.unwrap_or_default())
-}
-
+/// What `GET /api/me` answers.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
@@ -154,21 +113,13 @@ pub struct MeUsage {
     pub resume_analyses: Quota,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/me", get(me))
-}
-
-/// The caller's profile, plan features and quotas. 404 until the webhook created the profile:
-/// the onboarding page polls on exactly that.
-async fn me(State(state): State<AppState>, session: Session) -> ApiResult<Json<Me>> {
-    let table = state.table.as_ref();
+/// The caller's profile, plan features and quotas.
+pub async fn me(table: &dyn Table, session: &Session) -> DomainResult<Me> {
     let (profile, usage) =
         tokio::try_join!(get_profile(table, &session.user_id), get_usage(table, &session.user_id))?;
-    let user = profile.ok_or_else(|| {
-        ApiError::not_found("USER_NOT_FOUND", "Your account is still being created; try again shortly")
-    })?;
+    let user = profile.ok_or(DomainError::NotFound(Missing::User))?;
     let features = &session.features;
-    Ok(Json(Me {
+    Ok(Me {
         user,
         features: features.iter().map(str::to_owned).collect(),
         usage: MeUsage {
@@ -176,5 +127,5 @@ async fn me(State(state): State<AppState>, session: Session) -> ApiResult<Json<M
             interviews: Quota::new(usage.interviews_started, features.interview_limit()),
             resume_analyses: Quota::new(usage.resume_analyses, features.resume_analysis_limit()),
         },
-    }))
+    })
 }

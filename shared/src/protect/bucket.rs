@@ -1,6 +1,5 @@
-//! Protection rules the original delegated to Arcjet, kept in the table so every Lambda instance
-//! sees the same state. For now: per-user token buckets (the interview bucket: 12 tokens, +4 a
-//! day, one per interview created).
+//! Token buckets kept in the table, so every Lambda instance sees the same state (the interview
+//! bucket: 12 tokens, +4 a day, one per interview created, as the original's).
 //!
 //! A bucket is the item `USER#<u> / RATE#<rule>` with `tokens` and `refilledAt` (epoch ms). A take
 //! reads it, refills it for the time passed, and writes it back guarded by the `version` it read
@@ -10,19 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::Mode;
 use crate::store::{Condition, Item, Key, PK, SK, StoreError, StoreResult, Table};
 use crate::users;
-
-/// What a rule does when it would deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Deny.
-    Live,
-    /// Spend and log, but never deny (to try a rule on real traffic).
-    DryRun,
-    /// Not evaluated at all; the table is not touched.
-    Off,
-}
 
 /// A token bucket: `capacity` tokens, `refill` more every `interval`, never above `capacity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +138,6 @@ impl TokenBucket {
     }
 }
 
-/// Milliseconds since the Unix epoch now.
-pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +157,7 @@ mod tests {
         assert_eq!(bucket.refilled(3, 50, 10), (3, 50), "a clock behind adds nothing");
     }
 
+    #[cfg(feature = "local")]
     #[tokio::test]
     async fn modes_spend_deny_or_skip() {
         let path = std::env::temp_dir().join(format!("darasa-protect-{}.redb", uuid::Uuid::now_v7()));

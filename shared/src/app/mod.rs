@@ -1,0 +1,128 @@
+//! `AppState`: the clients a function builds once per instance (the table, the token verifier,
+//! the model, Hume, the webhook verifier) and hands to its routes; they survive warm
+//! invocations. `functions` lists the functions and composes their routes.
+
+pub mod functions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+
+pub use functions::{FUNCTIONS, Function, all_routes};
+
+use crate::ai::SharedModel;
+use crate::auth::{AuthError, Verifier};
+use crate::clock;
+use crate::config::{Config, ConfigError, Needs, TableConfig};
+use crate::hume::{HumeClient, HumeConfig};
+use crate::store::SharedTable;
+use crate::store::dynamo::DynamoTable;
+use crate::webhooks::WebhookVerifier;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: SharedTable,
+    pub verifier: Arc<Verifier>,
+    /// Clerk webhook signature checks; `None` makes the webhook route answer 503.
+    pub webhooks: Option<Arc<WebhookVerifier>>,
+    /// The language model of the AI routes; `None` makes them answer 503 naming GEMINI_API_KEY.
+    pub model: Option<SharedModel>,
+    /// Hume (voice interviews); `None` makes the Hume routes answer 503 naming HUME_API_KEY.
+    pub hume: Option<Arc<HumeClient>>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl AppState {
+    pub fn new(table: SharedTable, verifier: Arc<Verifier>) -> Self {
+        Self { table, verifier, webhooks: None, model: None, hume: None }
+    }
+
+    /// Serves Clerk webhooks verified by `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Arc<WebhookVerifier>) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Serves the AI routes with `model`.
+    pub fn with_model(mut self, model: SharedModel) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Serves the Hume routes (access tokens, transcripts, interview feedback) with `hume`.
+    pub fn with_hume(mut self, hume: Arc<HumeClient>) -> Self {
+        self.hume = Some(hume);
+        self
+    }
+
+    /// Attaches the model and Hume that are configured; without them their routes answer 503.
+    pub fn with_providers(
+        self,
+        gemini: Option<&crate::ai::gemini::GeminiConfig>,
+        hume: Option<&HumeConfig>,
+    ) -> Self {
+        let state = match hume {
+            Some(hume) => {
+                self.with_hume(Arc::new(HumeClient::new(hume.clone(), http_client(), clock::system())))
+            }
+            None => self,
+        };
+        match gemini {
+            Some(gemini) => state.with_model(crate::ai::gemini::Gemini::shared(gemini.clone())),
+            None => state,
+        }
+    }
+
+    /// A deployed function's state: DynamoDB, Clerk, and what it `needs`, as configured.
+    pub async fn from_config(config: &Config, needs: Needs) -> Result<Self, StartupError> {
+        let verifier = Verifier::new(config.auth.clone(), http_client(), clock::system())?;
+        let mut state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier))
+            .with_providers(config.gemini.as_ref(), config.hume.as_ref());
+        if needs.webhooks {
+            let secrets = config.webhook_secrets.as_deref().ok_or_else(crate::webhooks::missing_secret)?;
+            state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secrets)?));
+        }
+        Ok(state)
+    }
+}
+
+/// The DynamoDB adapter for a table configuration.
+pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
+    Arc::new(DynamoTable::connect(table.endpoint.as_deref(), &table.name).await)
+}
+
+/// The one outbound HTTP client (rustls, bounded timeouts), built once per process and shared by
+/// every caller (a clone shares its connection pool).
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+/// Routes bound to their state, with the common layers.
+pub fn serve(routes: Router<AppState>, state: AppState) -> Router {
+    crate::http::with_common_layers(routes).with_state(state)
+}

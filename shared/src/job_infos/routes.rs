@@ -1,0 +1,75 @@
+//! `POST/GET /api/job-infos` and `GET/PATCH/DELETE /api/job-infos/{jobInfoId}`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::{JobInfo, JobInfoChanges, NewJobInfo};
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::ApiResult;
+use crate::http::{self, JsonBody, PageParams, QueryParams};
+use crate::users;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/job-infos", get(list_route).post(create_route))
+        .route("/api/job-infos/{jobInfoId}", get(get_route).patch(update_route).delete(delete_route))
+}
+
+async fn create_route(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(new): JsonBody<NewJobInfo>,
+) -> ApiResult<Response> {
+    let job = super::create(state.table.as_ref(), &session.user_id, new).await?;
+    Ok(http::created(&format!("/api/job-infos/{}", job.id), job.version, job))
+}
+
+async fn list_route(
+    State(state): State<AppState>,
+    session: Session,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<Json<http::Listing<JobInfo>>> {
+    let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
+    let (items, next) = super::list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
+    Ok(Json(http::Listing::new(items, next)))
+}
+
+async fn get_route(
+    State(state): State<AppState>,
+    session: Session,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = http::parse_id("jobInfoId", &raw_id)?;
+    let job = super::get_owned(state.table.as_ref(), &session.user_id, id).await?;
+    Ok(http::conditional_get(&headers, job.version, job))
+}
+
+async fn update_route(
+    State(state): State<AppState>,
+    session: Session,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(changes): JsonBody<JobInfoChanges>,
+) -> ApiResult<Response> {
+    let id = http::parse_id("jobInfoId", &raw_id)?;
+    let expected = http::expected_version(&headers)?;
+    let job = super::update(state.table.as_ref(), &session.user_id, id, changes, expected).await?;
+    Ok(http::tagged(StatusCode::OK, job.version, job))
+}
+
+async fn delete_route(
+    State(state): State<AppState>,
+    session: Session,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let id = http::parse_id("jobInfoId", &raw_id)?;
+    let expected = http::expected_version(&headers)?;
+    super::delete(state.table.as_ref(), &session.user_id, id, expected).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

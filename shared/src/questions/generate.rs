@@ -1,0 +1,129 @@
+//! The two streamed AI routes the original web client calls unchanged:
+//! `POST /api/ai/questions/generate-question` and `.../generate-feedback`. They check in the
+//! original's order and answer its plain-text strings (401, 400, 403 `PLAN_LIMIT`, 403 not
+//! owned), then stream an AI SDK data stream. A generated question is stored only after the
+//! model finished it, in one transaction with the usage counter and a check that its job still
+//! exists: a lost race ends the stream with `3:"PLAN_LIMIT"` and stores nothing.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Difficulty, MAX_HISTORY, MAX_QUESTION_TEXT, Question, prompts};
+use crate::AppState;
+use crate::domain::DomainError;
+use crate::http::data_stream::{self, StreamPart};
+use crate::http::plain::{self, PlainError, PlainSession};
+use crate::job_infos::{self, JobInfo};
+use crate::store::SharedTable;
+use crate::users;
+
+/// The longest answer the feedback route grades (characters).
+pub const MAX_ANSWER: usize = 20_000;
+
+/// The original's 400 bodies.
+pub const QUESTION_ERROR: &str = "Error generating your question";
+pub const FEEDBACK_ERROR: &str = "Error generating your feedback";
+
+/// `POST /api/ai/questions/generate-question` (the generate-question function).
+pub fn question_routes() -> Router<AppState> {
+    Router::new().route("/api/ai/questions/generate-question", post(generate_question))
+}
+
+/// `POST /api/ai/questions/generate-feedback` (the generate-feedback function).
+pub fn feedback_routes() -> Router<AppState> {
+    Router::new().route("/api/ai/questions/generate-feedback", post(generate_feedback))
+}
+
+/// What `useCompletion` sends: the difficulty as `prompt`, and the job. Unknown fields are
+/// ignored, as the original's schema strips them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateQuestion {
+    prompt: Difficulty,
+    job_info_id: String,
+}
+
+/// The candidate's answer as `prompt`, and the question.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateFeedback {
+    prompt: String,
+    question_id: String,
+}
+
+async fn generate_question(
+    State(state): State<AppState>,
+    PlainSession(session): PlainSession,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, PlainError> {
+    let body: GenerateQuestion = plain::json_body(body, QUESTION_ERROR)?;
+    if body.job_info_id.is_empty() {
+        return Err(PlainError::bad_request(QUESTION_ERROR));
+    }
+    let model = plain::model_or_unavailable(state.model.as_ref())?;
+    let table = state.table.clone();
+    let user_id = session.user_id;
+    let limit = session.features.question_limit();
+    let used = users::get_usage(table.as_ref(), &user_id).await?.questions_generated;
+    if limit.is_some_and(|limit| used >= limit) {
+        return Err(PlainError::plan_limit());
+    }
+    let job = job_infos::get_owned(table.as_ref(), &user_id, plain::owned_id(&body.job_info_id)?).await?;
+    let previous = super::recent(table.as_ref(), &user_id, job.id, MAX_HISTORY).await?;
+    let request = prompts::question_request(&job, &previous, body.prompt);
+    let difficulty = body.prompt;
+    let parts = data_stream::model_reply_then(model.stream(request), move |text| {
+        store_generated(table, user_id, job, text, difficulty, limit)
+    });
+    Ok(data_stream::response(parts))
+}
+
+/// Stores a finished question and says so with its id (`2:`), or why not (`3:`).
+async fn store_generated(
+    table: SharedTable,
+    user_id: String,
+    job: JobInfo,
+    text: String,
+    difficulty: Difficulty,
+    limit: Option<u64>,
+) -> Vec<StreamPart> {
+    if text.chars().count() > MAX_QUESTION_TEXT {
+        tracing::warn!(chars = text.chars().count(), "generated question too long to store");
+        return vec![StreamPart::Error("The AI model's answer was too long; try again".into())];
+    }
+    let question = Question::new(job.id, text, difficulty);
+    match super::insert_counted(table.as_ref(), &user_id, &question, limit).await {
+        Ok(()) => {
+            tracing::info!(question_id = %question.id, job_info_id = %job.id, "question stored");
+            vec![StreamPart::Data(json!([{ "questionId": question.id }]))]
+        }
+        Err(DomainError::Storage(error)) => {
+            tracing::error!(%error, "storing a generated question failed");
+            vec![StreamPart::Error("Your question could not be saved; try again".into())]
+        }
+        Err(other) => vec![StreamPart::Error(PlainError::from(other).message.into_owned())],
+    }
+}
+
+async fn generate_feedback(
+    State(state): State<AppState>,
+    PlainSession(session): PlainSession,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, PlainError> {
+    let body: GenerateFeedback = plain::json_body(body, FEEDBACK_ERROR)?;
+    let answer = body.prompt.trim();
+    if answer.is_empty() || answer.chars().count() > MAX_ANSWER || body.question_id.is_empty() {
+        return Err(PlainError::bad_request(FEEDBACK_ERROR));
+    }
+    let model = plain::model_or_unavailable(state.model.as_ref())?;
+    let question =
+        super::get_owned(state.table.as_ref(), &session.user_id, plain::owned_id(&body.question_id)?).await?;
+    let request = prompts::feedback_request(&question.text, answer);
+    Ok(data_stream::response(data_stream::model_reply(model.stream(request))))
+}

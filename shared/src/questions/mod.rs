@@ -1,0 +1,141 @@
+//! Practice questions: the type, reading them, and storing a generated one against the plan's
+//! quota. Storage is in `store`, the read routes in `routes`, the two streamed AI routes the
+//! original client calls (`generate-question`, `generate-feedback`) in `generate`, the prompts in
+//! `prompts`.
+
+mod generate;
+pub mod prompts;
+mod routes;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use generate::{FEEDBACK_ERROR, MAX_ANSWER, QUESTION_ERROR, feedback_routes, question_routes};
+pub use routes::routes;
+pub use store::key;
+
+use crate::clock;
+use crate::domain::{DomainError, DomainResult, Missing};
+use crate::job_infos;
+use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Write};
+use crate::users::{self, Counter};
+
+/// The previous questions a generation prompt carries (the most recent ones): enough to avoid
+/// repeats, bounded so the prompt stays small for unlimited plans.
+pub const MAX_HISTORY: usize = 50;
+/// The longest question text stored (characters); a reply beyond it is not a question.
+pub const MAX_QUESTION_TEXT: usize = 50_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Difficulty {
+    Easy,
+    Medium,
+    Hard,
+}
+
+impl Difficulty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Easy => "easy",
+            Self::Medium => "medium",
+            Self::Hard => "hard",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Question {
+    pub id: Uuid,
+    pub job_info_id: Uuid,
+    /// Markdown, as the model wrote it.
+    pub text: String,
+    pub difficulty: Difficulty,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+impl Question {
+    /// A new question of job `job_info_id`, created now.
+    pub fn new(job_info_id: Uuid, text: String, difficulty: Difficulty) -> Self {
+        let now = clock::now();
+        Self {
+            id: Uuid::now_v7(),
+            job_info_id,
+            text,
+            difficulty,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// The caller's question, or `None` when they have none with this id or its job is gone (a
+/// question outliving a half-finished cascade is not shown).
+pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Option<Question>> {
+    let Some(item) = table.get(&key(user_id, id)).await? else {
+        return Ok(None);
+    };
+    let question: Question = crate::store::from_item(item)?;
+    Ok(job_infos::find(table, user_id, question.job_info_id).await?.map(|_| question))
+}
+
+/// Like `find`, but a missing question is `Missing::Question`.
+pub async fn get_owned(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Question> {
+    find(table, user_id, id).await?.ok_or(DomainError::NotFound(Missing::Question))
+}
+
+/// One page of a job's questions, oldest first.
+pub async fn list(
+    table: &dyn Table,
+    user_id: &str,
+    job_id: Uuid,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> DomainResult<(Vec<Question>, Option<Cursor>)> {
+    store::KIND.page(table, user_id, job_id, false, limit, cursor).await
+}
+
+/// The job's `max` most recent questions, oldest first.
+pub async fn recent(
+    table: &dyn Table,
+    user_id: &str,
+    job_id: Uuid,
+    max: usize,
+) -> DomainResult<Vec<Question>> {
+    let query = store::KIND.of_job(user_id, job_id).descending().limit(max);
+    let page = table.query(&query).await?;
+    let mut questions: Vec<Question> =
+        page.items.into_iter().map(crate::store::from_item).collect::<Result<_, _>>()?;
+    questions.reverse();
+    Ok(questions)
+}
+
+/// Stores `question` and counts it against the user's lifetime quota in one transaction: the
+/// counter may only move below `limit` (`None`: unlimited), and the job must still exist and not
+/// be being deleted. Either all of it happens or nothing does.
+pub async fn insert_counted(
+    table: &dyn Table,
+    user_id: &str,
+    question: &Question,
+    limit: Option<u64>,
+) -> DomainResult<()> {
+    let item = store::to_item(user_id, question)?;
+    let transaction = Transaction::new()
+        .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
+        .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
+    let transaction = users::usage::count(transaction, user_id, Counter::QuestionsGenerated, limit);
+    match transaction.commit(table).await {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Refused(Guard::Quota)) => Err(DomainError::PlanLimit),
+        Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::JobInfo)),
+        Err(other) => Err(other.into_store().into()),
+    }
+}
