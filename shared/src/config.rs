@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::ai::gemini::{DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiConfig};
 use crate::auth::{AuthConfig, KeySource};
+use crate::protect::{Mode, Modes};
 use crate::secrets::SecretSource;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct Config {
     pub hume: Option<crate::hume::HumeConfig>,
     /// Clerk's webhook signing secret(s), `whsec_…`, space-separated during a rotation.
     pub webhook_secrets: Option<String>,
+    /// The protection rules' modes (`PROTECT_*`; all `live` unless set).
+    pub protect: Modes,
 }
 
 impl Config {
@@ -90,7 +93,8 @@ impl Config {
         let gemini = if needs.model { load_gemini(vars).await? } else { None };
         let hume = if needs.hume { load_hume(vars).await? } else { None };
         let webhook_secrets = if needs.webhooks { webhook_secrets(vars).await? } else { None };
-        Ok(Self { table, auth, gemini, hume, webhook_secrets })
+        let protect = protect_from(vars, Modes::LIVE)?;
+        Ok(Self { table, auth, gemini, hume, webhook_secrets, protect })
     }
 }
 
@@ -177,6 +181,23 @@ pub async fn resolve_secret(vars: &Vars<'_>, name: &'static str) -> Result<Optio
 pub async fn load_gemini(vars: &Vars<'_>) -> Result<Option<GeminiConfig>, ConfigError> {
     let api_key = resolve_secret(vars, crate::ai::API_KEY_VARIABLE).await?;
     gemini_from(vars, api_key)
+}
+
+/// The protection modes from `PROTECT_SHIELD`, `PROTECT_BOTS`, `PROTECT_RATE_LIMIT` (each
+/// `live`, `dry-run` or `off`); an unset variable keeps its rule's mode in `defaults`.
+pub fn protect_from(vars: &Vars, defaults: Modes) -> Result<Modes, ConfigError> {
+    let mode = |name: &'static str, default: Mode| match vars.get(name) {
+        None => Ok(default),
+        Some(text) => Mode::parse(&text).ok_or(ConfigError::Malformed {
+            name,
+            reason: format!("expected live, dry-run or off, got {text:?}"),
+        }),
+    };
+    Ok(Modes {
+        shield: mode("PROTECT_SHIELD", defaults.shield)?,
+        bots: mode("PROTECT_BOTS", defaults.bots)?,
+        rate_limit: mode("PROTECT_RATE_LIMIT", defaults.rate_limit)?,
+    })
 }
 
 /// `CLERK_WEBHOOK_SIGNING_SECRET`, resolved from the variable or its `_SECRET_ARN`.
@@ -314,6 +335,25 @@ mod tests {
         assert_eq!(config.auth.authorized_parties, ["https://a.example", "https://b.example"]);
         assert_eq!(config.gemini, None, "no key, no model");
         assert_eq!(config.hume, None, "no keys, no Hume");
+    }
+
+    #[test]
+    fn protection_modes_default_per_host_and_are_checked() {
+        let base = [("TABLE_NAME", "t"), ("CLERK_ISSUER", "https://x.clerk.accounts.dev")];
+        assert_eq!(config(&base).unwrap().protect, Modes::LIVE);
+        let vars: Vec<(&str, &str)> = base
+            .iter()
+            .copied()
+            .chain([("PROTECT_BOTS", "dry-run"), ("PROTECT_RATE_LIMIT", "OFF")])
+            .collect();
+        let protect = config(&vars).unwrap().protect;
+        assert_eq!((protect.shield, protect.bots, protect.rate_limit), (Mode::Live, Mode::DryRun, Mode::Off));
+        let vars: Vec<(&str, &str)> = base.iter().copied().chain([("PROTECT_SHIELD", "maybe")]).collect();
+        let error = config(&vars).unwrap_err().to_string();
+        assert!(error.starts_with("PROTECT_SHIELD is malformed"), "{error}");
+        let lookup = |name: &str| (name == "PROTECT_SHIELD").then(|| "off".to_owned());
+        let local = protect_from(&Vars(&lookup), Modes::LOCAL).unwrap();
+        assert_eq!((local.shield, local.bots, local.rate_limit), (Mode::Off, Mode::DryRun, Mode::Live));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 403: the plan does not allow this (`PLAN_LIMIT`, as the original client expects).
     #[error("You have reached your plan limit")]
     PlanLimit,
+    /// 403: refused by a protection rule (an attack pattern, an automated client).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// 404: nothing of the caller's has this id.
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -73,7 +76,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::PlanLimit => StatusCode::FORBIDDEN,
+            Self::PlanLimit | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -91,6 +94,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::BadGateway { code, .. } => code,

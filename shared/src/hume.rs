@@ -114,6 +114,9 @@ impl std::fmt::Debug for HumeClient {
 struct EventsPage {
     #[serde(default)]
     events_page: Vec<ChatEvent>,
+    /// When the chat started (Unix ms).
+    #[serde(default)]
+    start_timestamp: Option<i64>,
 }
 
 /// A `ReturnChatEvent`. Roles and types are open enums: unknown strings are kept, not refused.
@@ -187,28 +190,49 @@ impl HumeClient {
 
     /// Every event of chat `chat_id`, oldest first: pages of 100 from page 0 until an empty page.
     pub async fn chat_events(&self, chat_id: &str) -> Result<Vec<ChatEvent>, HumeError> {
-        let mut url = self.url("/v0/evi/chats")?;
-        url.path_segments_mut()
-            .map_err(|()| HumeError::Malformed("HUME_BASE_URL cannot take a path".into()))?
-            .push(chat_id);
         let mut events = Vec::new();
         for page_number in 0..MAX_PAGES {
-            let response = self
-                .http
-                .get(url.clone())
-                .query(&[("page_number", page_number), ("page_size", PAGE_SIZE)])
-                .header("X-Hume-Api-Key", &self.config.api_key)
-                .timeout(self.timeout)
-                .send()
-                .await
-                .map_err(transport)?;
-            let page: EventsPage = read_json(response).await?;
+            let page = self.events_page(chat_id, page_number, PAGE_SIZE).await?;
             if page.events_page.is_empty() {
                 return Ok(events);
             }
             events.extend(page.events_page);
         }
         Err(HumeError::TooLong)
+    }
+
+    /// When chat `chat_id` started (Unix ms), or `None` when Hume has no such chat.
+    pub async fn chat_started_at(&self, chat_id: &str) -> Result<Option<i64>, HumeError> {
+        match self.events_page(chat_id, 0, 1).await {
+            Ok(page) => page
+                .start_timestamp
+                .map(Some)
+                .ok_or_else(|| HumeError::Malformed("the chat has no start_timestamp".into())),
+            Err(HumeError::NotFound) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn events_page(
+        &self,
+        chat_id: &str,
+        page_number: usize,
+        page_size: usize,
+    ) -> Result<EventsPage, HumeError> {
+        let mut url = self.url("/v0/evi/chats")?;
+        url.path_segments_mut()
+            .map_err(|()| HumeError::Malformed("HUME_BASE_URL cannot take a path".into()))?
+            .push(chat_id);
+        let response = self
+            .http
+            .get(url)
+            .query(&[("page_number", page_number), ("page_size", page_size)])
+            .header("X-Hume-Api-Key", &self.config.api_key)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        read_json(response).await
     }
 }
 

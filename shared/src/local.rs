@@ -29,8 +29,9 @@ pub enum InvokeError {
 
 /// The state `function` runs with under a SAM-style environment (`infra/env.json` for
 /// `sam local invoke`), on `table`: Clerk verification from its `CLERK_*`, and what the function
-/// needs that the variables configure (a model, Hume, the webhook secret). What they leave out
-/// stays off, so its routes answer 503 as a deployed function missing it would.
+/// needs that the variables configure (a model, Hume, the webhook secret), and the protection
+/// modes (`live` unless `PROTECT_*` say otherwise). What they leave out stays off, so its routes
+/// answer 503 as a deployed function missing it would.
 pub async fn invoke_state(
     function: &crate::app::Function,
     vars: &crate::config::Vars<'_>,
@@ -47,8 +48,13 @@ pub async fn invoke_state(
     let needs = function.needs;
     let gemini = if needs.model { config::load_gemini(vars).await? } else { None };
     let hume = if needs.hume { config::load_hume(vars).await? } else { None };
-    let mut state =
-        crate::AppState::new(table, Arc::new(verifier)).with_providers(gemini.as_ref(), hume.as_ref());
+    let protection = crate::protect::Protection::new(
+        config::protect_from(vars, crate::protect::Modes::LIVE)?,
+        crate::clock::system(),
+    );
+    let mut state = crate::AppState::new(table, Arc::new(verifier))
+        .with_providers(gemini.as_ref(), hume.as_ref())
+        .with_protection(Arc::new(protection));
     if needs.webhooks
         && let Some(secrets) = config::webhook_secrets(vars).await?
     {

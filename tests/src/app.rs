@@ -11,6 +11,7 @@ use darasa::ai::SharedModel;
 use darasa::auth::Verifier;
 use darasa::auth::dev::DevIssuer;
 use darasa::hume::HumeClient;
+use darasa::protect::{Modes, Protection};
 use darasa::store::SharedTable;
 use darasa::webhooks::WebhookVerifier;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -86,6 +87,7 @@ pub struct TestAppBuilder {
     model: Option<SharedModel>,
     hume: Option<Arc<HumeClient>>,
     webhooks: Option<Arc<WebhookVerifier>>,
+    protection: Option<Arc<Protection>>,
 }
 
 impl TestAppBuilder {
@@ -107,6 +109,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Protects the routes with these modes (the local host's defaults otherwise: shield and
+    /// rate limits live, bots only reported, since test requests carry no User-Agent).
+    pub fn protection(mut self, modes: Modes) -> Self {
+        self.protection = Some(Arc::new(Protection::new(modes, darasa::clock::system())));
+        self
+    }
+
+    /// Shares these rules (and their in-process caches) with another app.
+    pub fn shared_protection(mut self, protection: Arc<Protection>) -> Self {
+        self.protection = Some(protection);
+        self
+    }
+
     /// Uses this table instead of a fresh one (a wrapper that fails on purpose, a shared table).
     pub fn table(mut self, table: SharedTable) -> Self {
         self.table = Some((table, None));
@@ -120,7 +135,10 @@ impl TestAppBuilder {
             (None, Some(store)) => table(store).await,
             (None, None) => table(Store::Embedded).await,
         };
-        let mut state = AppState::new(table, verifier());
+        let protection = self
+            .protection
+            .unwrap_or_else(|| Arc::new(Protection::new(Modes::LOCAL, darasa::clock::system())));
+        let mut state = AppState::new(table, verifier()).with_protection(protection);
         if let Some(model) = self.model {
             state = state.with_model(model);
         }

@@ -1,5 +1,5 @@
-//! A parser of the AI SDK 4.x data stream, written from the documented format (original-app
-//! §6.4), independent of the encoder it checks: every part is one line `TYPE:JSON\n`; the types
+//! A parser of the AI SDK 4.x data stream, written from the documented format
+//! (`docs/original.md`), independent of the encoder it checks: every part is one line `TYPE:JSON\n`; the types
 //! used are `f` (step start, `{"messageId"}`), `0` (text), `e` (step finish, `{"finishReason",
 //! "isContinued"}`), `d` (finish, `{"finishReason"}`), `2` (a data array) and `3` (an error
 //! string). Anything else, or a line that is not complete JSON, is a failure.

@@ -1,4 +1,4 @@
-//! A loopback fake of the Gemini REST API (wire-formats §3), serving scripted replies in order:
+//! A loopback fake of the Gemini REST API (`docs/wire-formats.md`), serving scripted replies in order:
 //! SSE streams from `:streamGenerateContent?alt=sse` (pieces sent as separate writes, with
 //! pauses, gates the test opens, or a cut connection), JSON from `:generateContent`, and the
 //! documented error bodies. It checks `x-goog-api-key` as Gemini does, records every request,
@@ -119,7 +119,7 @@ impl Reply {
         }
     }
 
-    /// A google.rpc.Status error body, as in wire-formats §3.4.
+    /// A google.rpc.Status error body, as Gemini answers errors.
     pub fn error(status: u16, name: &str, message: &str) -> Self {
         Self::json(status, json!({"error": {"code": status, "message": message, "status": name}}))
     }

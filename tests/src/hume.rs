@@ -1,4 +1,4 @@
-//! A loopback fake of Hume's REST API (wire-formats §4): `POST /oauth2-cc/token` (checks Basic
+//! A loopback fake of Hume's REST API (`docs/wire-formats.md`): `POST /oauth2-cc/token` (checks Basic
 //! auth and `grant_type=client_credentials`) and `GET /v0/evi/chats/{id}` (checks
 //! `X-Hume-Api-Key`, zero-based `page_number`, `page_size`), with scripted chats and failures,
 //! request counters, and a stop on drop.
@@ -33,8 +33,8 @@ pub enum Failure {
 
 #[derive(Default)]
 struct Script {
-    /// Chat id -> its events, in order.
-    chats: Mutex<HashMap<String, Vec<Value>>>,
+    /// Chat id -> when it started (Unix ms) and its events, in order.
+    chats: Mutex<HashMap<String, (i64, Vec<Value>)>>,
     token_failures: Mutex<VecDeque<Failure>>,
     chat_failures: Mutex<VecDeque<Failure>>,
     token_delay: Mutex<Option<Duration>>,
@@ -63,9 +63,20 @@ impl FakeHume {
         self.server.url()
     }
 
-    /// Stores a chat's events (served 100 per page unless the request asks fewer).
+    /// Stores a chat that started now, with its events (served 100 per page unless the request
+    /// asks fewer).
     pub fn chat(&self, id: &str, events: Vec<Value>) {
-        self.script.chats.lock().unwrap().insert(id.to_owned(), events);
+        self.chat_started_at(id, time::OffsetDateTime::now_utc().unix_timestamp() * 1000, events);
+    }
+
+    /// Stores a chat that started at `start_ms` (Unix ms).
+    pub fn chat_started_at(&self, id: &str, start_ms: i64, events: Vec<Value>) {
+        self.script.chats.lock().unwrap().insert(id.to_owned(), (start_ms, events));
+    }
+
+    /// Forgets a chat, as Hume does when its retention ends: it is then a 404.
+    pub fn forget_chat(&self, id: &str) {
+        self.script.chats.lock().unwrap().remove(id);
     }
 
     pub fn fail_token(&self, failure: Failure) {
@@ -184,7 +195,7 @@ async fn chat_events(
     let page_number: usize = query.get("page_number").and_then(|v| v.parse().ok()).unwrap_or(0);
     let page_size: usize = query.get("page_size").and_then(|v| v.parse().ok()).unwrap_or(10).clamp(1, 100);
     script.chat_requests.lock().unwrap().push((id.clone(), page_number, page_size));
-    let Some(events) = script.chats.lock().unwrap().get(&id).cloned() else {
+    let Some((start_ms, events)) = script.chats.lock().unwrap().get(&id).cloned() else {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Chat not found"}))).into_response();
     };
     let page: Vec<Value> = events.iter().skip(page_number * page_size).take(page_size).cloned().collect();
@@ -192,8 +203,8 @@ async fn chat_events(
         "id": id,
         "chat_group_id": "group",
         "status": "USER_ENDED",
-        "start_timestamp": 1716244940648i64,
-        "end_timestamp": 1716244958546i64,
+        "start_timestamp": start_ms,
+        "end_timestamp": start_ms + 600_000,
         "pagination_direction": "ASC",
         "page_number": page_number,
         "page_size": page_size,

@@ -13,6 +13,7 @@ use darasa::app::{self, AppState};
 use darasa::auth::dev::DevIssuer;
 use darasa::auth::{AuthConfig, Verifier};
 use darasa::config::{self, Vars};
+use darasa::protect::{Modes, Protection};
 use darasa::store::SharedTable;
 use darasa::store::dynamo::DynamoTable;
 use darasa::store::embedded::EmbeddedTable;
@@ -33,7 +34,10 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         }
     };
     let (webhooks, webhook_note) = local_webhooks(data_dir).await?;
-    let state = AppState::new(table, verifier(auth)?).with_webhooks(webhooks);
+    // Bots are only reported by default here, so the README's curl examples keep working.
+    let modes = config::protect_from(&Vars(&env_lookup), Modes::LOCAL)?;
+    let protection = Arc::new(Protection::new(modes, darasa::clock::system()));
+    let state = AppState::new(table, verifier(auth)?).with_webhooks(webhooks).with_protection(protection);
     let (state, ai_note, hume_note) = with_providers(state, |name| std::env::var(name).ok()).await?;
     let mut routes = app::all_routes();
     if let Some(jwks) = jwks {
@@ -51,6 +55,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     println!("  webhooks: {webhook_note}");
     println!("  ai:    {ai_note}");
     println!("  hume:  {hume_note}");
+    println!("  protection: {modes} (PROTECT_SHIELD, PROTECT_BOTS, PROTECT_RATE_LIMIT: live, dry-run, off)");
     println!("Get a token:  cargo run --release -- token --user user_dev --features 5_questions,1_interview");
     println!("Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{bound}/api/job-infos");
     println!(
@@ -61,7 +66,8 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router)
+    // The peer address is the client IP the per-IP rate limit counts.
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -7,7 +7,7 @@ use axum::Router;
 
 use super::AppState;
 use crate::config::Needs;
-use crate::{interviews, job_infos, questions, resumes, users, webhooks};
+use crate::{interviews, job_infos, protect, questions, resumes, users, webhooks};
 
 /// One Lambda function.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +48,8 @@ impl Function {
 /// Job infos with their questions and resume analyses read back.
 pub const JOB_INFOS: Function =
     Function { name: "job-infos", routes: job_infos_routes, streaming: false, needs: Needs::NONE };
-pub const ME: Function = Function { name: "me", routes: users::routes, streaming: false, needs: Needs::NONE };
+/// The caller's profile and quotas, and their standing against the protection rules.
+pub const ME: Function = Function { name: "me", routes: me_routes, streaming: false, needs: Needs::NONE };
 pub const CLERK_WEBHOOK: Function = Function {
     name: "clerk-webhook",
     routes: webhooks::routes,
@@ -83,6 +84,10 @@ pub const ANALYZE_RESUME: Function = Function {
 
 pub const FUNCTIONS: &[Function] =
     &[JOB_INFOS, ME, CLERK_WEBHOOK, GENERATE_QUESTION, GENERATE_FEEDBACK, INTERVIEWS, ANALYZE_RESUME];
+
+fn me_routes() -> Router<AppState> {
+    users::routes().merge(protect::routes())
+}
 
 fn job_infos_routes() -> Router<AppState> {
     job_infos::routes().merge(questions::routes()).merge(resumes::routes())

@@ -17,6 +17,7 @@ use crate::auth::{AuthError, Verifier};
 use crate::clock;
 use crate::config::{Config, ConfigError, Needs, TableConfig};
 use crate::hume::{HumeClient, HumeConfig};
+use crate::protect::{Modes, Protection};
 use crate::store::SharedTable;
 use crate::store::dynamo::DynamoTable;
 use crate::webhooks::WebhookVerifier;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub model: Option<SharedModel>,
     /// Hume (voice interviews); `None` makes the Hume routes answer 503 naming HUME_API_KEY.
     pub hume: Option<Arc<HumeClient>>,
+    /// The protection rules every request passes (`protect::layer`).
+    pub protection: Arc<Protection>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -50,7 +53,14 @@ pub enum StartupError {
 
 impl AppState {
     pub fn new(table: SharedTable, verifier: Arc<Verifier>) -> Self {
-        Self { table, verifier, webhooks: None, model: None, hume: None }
+        let protection = Arc::new(Protection::new(Modes::LIVE, clock::system()));
+        Self { table, verifier, webhooks: None, model: None, hume: None, protection }
+    }
+
+    /// Protects the routes with these rules (all `live` otherwise).
+    pub fn with_protection(mut self, protection: Arc<Protection>) -> Self {
+        self.protection = protection;
+        self
     }
 
     /// Serves Clerk webhooks verified by `webhooks`.
@@ -92,8 +102,11 @@ impl AppState {
     /// A deployed function's state: DynamoDB, Clerk, and what it `needs`, as configured.
     pub async fn from_config(config: &Config, needs: Needs) -> Result<Self, StartupError> {
         let verifier = Verifier::new(config.auth.clone(), http_client(), clock::system())?;
+        let protection = Arc::new(Protection::new(config.protect, clock::system()));
+        protection.prime();
         let mut state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier))
-            .with_providers(config.gemini.as_ref(), config.hume.as_ref());
+            .with_providers(config.gemini.as_ref(), config.hume.as_ref())
+            .with_protection(protection);
         if needs.webhooks {
             let secrets = config.webhook_secrets.as_deref().ok_or_else(crate::webhooks::missing_secret)?;
             state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secrets)?));
@@ -122,7 +135,9 @@ pub fn http_client() -> reqwest::Client {
         .clone()
 }
 
-/// Routes bound to their state, with the common layers.
+/// Routes bound to their state, behind the protection layer and the common layers.
 pub fn serve(routes: Router<AppState>, state: AppState) -> Router {
-    crate::http::with_common_layers(routes).with_state(state)
+    let protected = crate::http::with_fallbacks(routes)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::protect::layer::protect));
+    crate::http::with_common_layers(protected).with_state(state)
 }

@@ -149,18 +149,21 @@ pub fn model_reply(events: ModelStream) -> impl Stream<Item = StreamPart> + Send
     model_reply_then(events, |_| async { Vec::new() })
 }
 
-/// Like `model_reply`, then, only when the reply is complete, the parts `then` makes of its
-/// whole text (storing it, say) before the stream closes.
+/// Like `model_reply`, then the parts `then` makes of the outcome before the stream closes: the
+/// whole text when the reply is complete (to store it, say), or the error after its error part
+/// (to give back what the generation held). Either way `then` runs before the body ends, so a
+/// Lambda is not frozen before it finished.
 pub fn model_reply_then<F, Fut>(
     mut events: ModelStream,
     then: F,
 ) -> impl Stream<Item = StreamPart> + Send + 'static
 where
-    F: FnOnce(String) -> Fut + Send + 'static,
+    F: FnOnce(Result<String, AiError>) -> Fut + Send + 'static,
     Fut: Future<Output = Vec<StreamPart>> + Send,
 {
     async_stream::stream! {
         let mut reply = ReplyParts::new();
+        let mut failure = None;
         while let Some(event) = events.next().await {
             match event {
                 Ok(event) => {
@@ -169,19 +172,23 @@ where
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "model reply failed");
-                    yield StreamPart::Error(error.public_message());
-                    return;
+                    failure = Some(error);
+                    break;
                 }
             }
         }
-        if !reply.is_complete() {
-            let error = AiError::Interrupted("the model stream ended early".into());
-            tracing::warn!(%error, "model reply failed");
-            yield StreamPart::Error(error.public_message());
-            return;
+        if failure.is_none() && !reply.is_complete() {
+            failure = Some(AiError::Interrupted("the model stream ended early".into()));
         }
-        for part in then(reply.text).await {
+        let outcome = match failure {
+            Some(error) => {
+                tracing::warn!(%error, "model reply failed");
+                yield StreamPart::Error(error.public_message());
+                Err(error)
+            }
+            None => Ok(reply.text),
+        };
+        for part in then(outcome).await {
             yield part;
         }
     }

@@ -22,14 +22,18 @@ use crate::store::Cursor;
 /// The largest JSON body any JSON route accepts.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-/// Request ids, the JSON body limit and problem+json answers for unknown routes: what every
-/// router (each Lambda's and the local host's merged one) gets.
-pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+/// problem+json answers for unknown routes and methods (before the layers that must also see
+/// those requests are added).
+pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .fallback(|| async { ApiError::not_found("ROUTE_NOT_FOUND", "No such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(middleware::from_fn(crate::request_id::layer))
+}
+
+/// Request ids and the JSON body limit: what every router (each Lambda's and the local host's
+/// merged one) gets, outermost.
+pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)).layer(middleware::from_fn(crate::request_id::layer))
 }
 
 /// A JSON body whose every rejection is a clear 4xx problem.

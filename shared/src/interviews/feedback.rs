@@ -12,7 +12,8 @@ use crate::hume::{self, HumeClient, HumeError};
 use crate::store::{Condition, Table, Update};
 use crate::{job_infos, users};
 
-/// The feedback call must end before the HTTP API's 30 s integration timeout.
+/// The whole feedback (Hume's pages and the model) must end before the HTTP API's 30 s
+/// integration timeout.
 pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(27);
 
 /// A Hume failure as the client may read it (the cause goes to the log).
@@ -25,8 +26,27 @@ fn ai_failed(message: String) -> DomainError {
     DomainError::Upstream { code: "AI_ERROR", message }
 }
 
-/// Generates and stores feedback for `interview`, whose call is `chat_id`.
+/// Generates and stores feedback for `interview`, whose call is `chat_id`, within
+/// `FEEDBACK_TIMEOUT`; nothing is stored when the deadline passes.
 pub async fn generate(
+    table: &dyn Table,
+    hume: &HumeClient,
+    model: &dyn Model,
+    user_id: &str,
+    interview: &Interview,
+    chat_id: &str,
+) -> DomainResult<Interview> {
+    let work = generate_within(table, hume, model, user_id, interview, chat_id);
+    match tokio::time::timeout(FEEDBACK_TIMEOUT, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!("interview feedback ran past its deadline");
+            Err(ai_failed("The AI model took too long to answer; try again".into()))
+        }
+    }
+}
+
+async fn generate_within(
     table: &dyn Table,
     hume: &HumeClient,
     model: &dyn Model,
@@ -45,15 +65,11 @@ pub async fn generate(
         ));
     }
     let request = super::prompts::feedback_request(&profile.name, &job, &transcript);
-    let generated = match tokio::time::timeout(FEEDBACK_TIMEOUT, model.generate(request)).await {
-        Ok(Ok(generated)) => generated,
-        Ok(Err(error)) => {
+    let generated = match model.generate(request).await {
+        Ok(generated) => generated,
+        Err(error) => {
             tracing::error!(%error, "interview feedback generation failed");
             return Err(ai_failed(error.public_message()));
-        }
-        Err(_) => {
-            tracing::error!("interview feedback generation timed out");
-            return Err(ai_failed("The AI model took too long to answer; try again".into()));
         }
     };
     let text = generated.text.trim();

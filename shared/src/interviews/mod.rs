@@ -20,9 +20,10 @@ pub use store::key;
 use crate::auth::Session;
 use crate::clock::{self, Clock};
 use crate::domain::{DomainError, DomainResult, Missing};
+use crate::hume::HumeClient;
 use crate::job_infos;
 use crate::plans::Features;
-use crate::protect::{self, Decision};
+use crate::protect::{Decision, TokenBucket};
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write};
 use crate::users::{self, Counter};
 
@@ -72,15 +73,20 @@ pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) ->
     }
 }
 
-/// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket,
-/// then ownership.
-pub async fn create(table: &dyn Table, session: &Session, job_id: Uuid) -> DomainResult<Interview> {
+/// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket
+/// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership.
+pub async fn create(
+    table: &dyn Table,
+    session: &Session,
+    job_id: Uuid,
+    bucket: TokenBucket,
+) -> DomainResult<Interview> {
     let user_id = session.user_id.as_str();
     if !may_start(table, user_id, &session.features).await? {
         return Err(DomainError::PlanLimit);
     }
     if let Decision::Denied { retry_after_seconds } =
-        protect::INTERVIEW_BUCKET.take(table, user_id, clock::SystemClock.now_ms()).await?
+        bucket.take(table, user_id, clock::SystemClock.now_ms()).await?
     {
         return Err(DomainError::RateLimited { retry_after_seconds });
     }
@@ -167,10 +173,39 @@ fn chat_already_set() -> DomainError {
     DomainError::conflict("HUME_CHAT_ALREADY_SET", "This interview already has a different humeChatId")
 }
 
-/// Applies `changes`. Setting `humeChatId` the first time counts the interview toward the plan in
-/// the same transaction; the same id again is a no-op, a different one is a conflict.
+/// Hume's and our clocks may disagree by this much when a chat's start is compared with the
+/// interview's creation.
+const CLOCK_TOLERANCE_MS: i64 = 60_000;
+
+fn chat_taken() -> DomainError {
+    DomainError::conflict("HUME_CHAT_TAKEN", "This Hume chat belongs to another interview")
+}
+
+/// Checks with Hume that chat `chat_id` exists and started after `interview` was created: a chat
+/// id is only accepted for the call this interview began.
+async fn check_chat(hume: &HumeClient, interview: &Interview, chat_id: &str) -> DomainResult<()> {
+    let started = hume.chat_started_at(chat_id).await.map_err(feedback::hume_failed)?;
+    let Some(started_ms) = started else {
+        return Err(invalid("humeChatId names no chat Hume knows"));
+    };
+    let created_ms =
+        i64::try_from(interview.created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    if started_ms + CLOCK_TOLERANCE_MS < created_ms {
+        return Err(DomainError::conflict(
+            "HUME_CHAT_NOT_THIS_INTERVIEW",
+            "This Hume chat started before the interview was created",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies `changes`. Setting `humeChatId` the first time, once Hume confirms the chat began after
+/// the interview was created, claims the chat for this interview and counts the interview
+/// toward the plan, all in one transaction; the same id again is a no-op, a different one or one
+/// another interview holds is a conflict. `hume` must be given when `changes` set a chat id.
 pub async fn update(
     table: &dyn Table,
+    hume: Option<&HumeClient>,
     session: &Session,
     id: Uuid,
     changes: InterviewChanges,
@@ -218,10 +253,27 @@ pub async fn update(
             Err(other) => Err(other.into()),
         };
     };
+    if table.get(&store::chat_claim_key(&chat_id)).await?.is_some() {
+        return Err(chat_taken());
+    }
+    let Some(hume) = hume else {
+        return Err(DomainError::Upstream {
+            code: "HUME_ERROR",
+            message: "Voice interviews are not configured".into(),
+        });
+    };
+    check_chat(hume, &current, &chat_id).await?;
     guard.push(Condition::AttributeAbsent(store::HUME_CHAT_ID.into()));
     let update = update.set(store::HUME_CHAT_ID, chat_id.as_str());
+    let mut claim = crate::store::Item::new();
+    let claim_key = store::chat_claim_key(&chat_id);
+    claim.insert(crate::store::PK.into(), claim_key.pk.into());
+    claim.insert(crate::store::SK.into(), claim_key.sk.into());
+    claim.insert("interviewId".into(), id.to_string().into());
+    claim.insert("claimedAt".into(), clock::rfc3339(clock::now()).into());
     let transaction = Transaction::new()
-        .guarded(Guard::Unchanged, Write::Update { key, update, condition: Some(Condition::All(guard)) });
+        .guarded(Guard::Unchanged, Write::Update { key, update, condition: Some(Condition::All(guard)) })
+        .guarded(Guard::Absent, Write::Put { item: claim, condition: Some(Condition::NotExists) });
     let limit = session.features.interview_limit();
     let transaction = users::usage::count(transaction, user_id, Counter::InterviewsStarted, limit)
         // A job being deleted takes its interviews with it: do not count a start on one.
@@ -230,6 +282,7 @@ pub async fn update(
         Ok(()) => get_owned(table, user_id, id).await,
         Err(TransactionError::Refused(Guard::Quota)) => Err(DomainError::PlanLimit),
         Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::Interview)),
+        Err(TransactionError::Refused(Guard::Absent)) => Err(chat_taken()),
         Err(TransactionError::Refused(_)) => {
             // The interview changed under us: look.
             match find(table, user_id, id).await? {

@@ -19,6 +19,7 @@ use crate::domain::{DomainError, Missing};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, JsonBody, PageParams, QueryParams};
 use crate::hume::{self, HumeClient};
+use crate::protect::{Decision, HUME_TOKEN_BUCKET, INTERVIEW_BUCKET, TokenBucket, lease};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,7 +51,8 @@ async fn create_route(
     Path(raw_id): Path<String>,
 ) -> ApiResult<Response> {
     let job_id = http::parse_id("jobInfoId", &raw_id)?;
-    let interview = super::create(state.table.as_ref(), &session, job_id).await?;
+    let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..INTERVIEW_BUCKET };
+    let interview = super::create(state.table.as_ref(), &session, job_id, bucket).await?;
     Ok(http::created(&format!("/api/interviews/{}", interview.id), interview.version, interview))
 }
 
@@ -104,7 +106,12 @@ async fn update_route(
 ) -> ApiResult<Response> {
     let id = http::parse_id("interviewId", &raw_id)?;
     let expected = http::expected_version(&headers)?;
-    let interview = super::update(state.table.as_ref(), &session, id, changes, expected).await?;
+    // A chat id is only accepted once Hume confirms it: without Hume, none can be.
+    let hume = match &changes.hume_chat_id {
+        Some(_) => Some(hume_client(&state)?),
+        None => state.hume.as_deref(),
+    };
+    let interview = super::update(state.table.as_ref(), hume, &session, id, changes, expected).await?;
     Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
@@ -167,15 +174,27 @@ async fn feedback_route(
     }
     let model = model(&state)?;
     let hume = hume_client(&state)?;
-    let interview =
-        feedback::generate(table, hume, model.as_ref(), &session.user_id, &interview, &chat_id).await?;
+    let lease =
+        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
+    let generated =
+        feedback::generate(table, hume, model.as_ref(), &session.user_id, &interview, &chat_id).await;
+    lease.release().await;
+    let interview = generated?;
     Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
 async fn access_token_route(State(state): State<AppState>, session: Session) -> ApiResult<Response> {
     let hume = hume_client(&state)?;
-    if !super::may_start(state.table.as_ref(), &session.user_id, &session.features).await? {
+    let table = state.table.as_ref();
+    if !super::may_start(table, &session.user_id, &session.features).await? {
         return Err(ApiError::PlanLimit);
+    }
+    // Each token opens a paid voice session: no faster than interviews may start.
+    let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..HUME_TOKEN_BUCKET };
+    if let Decision::Denied { retry_after_seconds } =
+        bucket.take(table, &session.user_id, state.protection.clock.now_ms()).await?
+    {
+        return Err(ApiError::RateLimited { retry_after_seconds });
     }
     let token = hume.access_token().await.map_err(feedback::hume_failed)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(token)).into_response())

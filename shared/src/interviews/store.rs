@@ -15,6 +15,13 @@ pub fn key(user_id: &str, id: Uuid) -> Key {
     KIND.key(user_id, id)
 }
 
+/// Who holds Hume chat `chat_id`: one interview of one user, for ever (a chat id is never
+/// attached twice). Its own partition, since any user might try to attach it; it holds only the
+/// interview's id.
+pub fn chat_claim_key(chat_id: &str) -> Key {
+    Key::new(format!("HUMECHAT#{chat_id}"), "CLAIM")
+}
+
 pub fn to_item(user_id: &str, interview: &Interview) -> Result<Item, StoreError> {
     let mut item = KIND.item(user_id, interview.job_info_id, interview.id, interview)?;
     item.retain(|_, value| !value.is_null());

@@ -33,6 +33,10 @@ pub const INTERVIEW_BUCKET: TokenBucket = TokenBucket {
     mode: Mode::Live,
 };
 
+/// Hume access tokens for the browser, at the interview bucket's pace: a client cannot fetch
+/// tokens (each lets it open a paid voice session) faster than it may start interviews.
+pub const HUME_TOKEN_BUCKET: TokenBucket = TokenBucket { name: "hume-token-bucket", ..INTERVIEW_BUCKET };
+
 /// How often a take re-reads after losing a race. Every loss means another take succeeded, so
 /// this bounds the concurrency one user can produce, not the wait.
 const MAX_ATTEMPTS: u32 = 40;
@@ -81,6 +85,25 @@ impl TokenBucket {
         let periods = (now_ms - refilled_at) / period;
         let tokens = tokens.saturating_add(periods);
         if tokens >= capacity { (capacity, now_ms) } else { (tokens, refilled_at + periods * period) }
+    }
+
+    /// The tokens `user_id` has at `now_ms` and, when the bucket is not full, the seconds until
+    /// the next one arrives; nothing is taken.
+    pub async fn peek(&self, table: &dyn Table, user_id: &str, now_ms: i64) -> StoreResult<(u32, u64)> {
+        let stored = table.get(&self.key(user_id)).await?;
+        let number = |name: &str| stored.as_ref().and_then(|item| item.get(name)).and_then(Value::as_i64);
+        let (tokens, refilled_at) = match &stored {
+            Some(_) => {
+                self.refilled(number(TOKENS).unwrap_or(0), number(REFILLED_AT).unwrap_or(now_ms), now_ms)
+            }
+            None => (i64::from(self.capacity), now_ms),
+        };
+        let next = if tokens >= i64::from(self.capacity) {
+            0
+        } else {
+            u64::try_from((refilled_at + self.period_ms() - now_ms).max(1)).unwrap_or(1).div_ceil(1000)
+        };
+        Ok((u32::try_from(tokens.max(0)).unwrap_or(0), next))
     }
 
     /// Takes one token for `user_id` at `now_ms` (epoch ms).

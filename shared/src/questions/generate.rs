@@ -3,7 +3,8 @@
 //! original's order and answer its plain-text strings (401, 400, 403 `PLAN_LIMIT`, 403 not
 //! owned), then stream an AI SDK data stream. A generated question is stored only after the
 //! model finished it, in one transaction with the usage counter and a check that its job still
-//! exists: a lost race ends the stream with `3:"PLAN_LIMIT"` and stores nothing.
+//! exists. The quota unit is reserved before the model is called (and given back when the
+//! generation fails), and each generation holds one of the user's few generation slots.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,8 +21,10 @@ use crate::domain::DomainError;
 use crate::http::data_stream::{self, StreamPart};
 use crate::http::plain::{self, PlainError, PlainSession};
 use crate::job_infos::{self, JobInfo};
+use crate::protect::lease;
 use crate::store::SharedTable;
-use crate::users;
+use crate::users::usage::Reservation;
+use crate::users::{self, Counter};
 
 /// The longest answer the feedback route grades (characters).
 pub const MAX_ANSWER: usize = 20_000;
@@ -69,19 +72,51 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
+    let lease = lease::for_generation(&table, &user_id, state.protection.modes.rate_limit).await?;
+    // The quota unit is taken before the model is called, so parallel requests at the limit are
+    // refused before any of them spends; it is given back if anything below fails.
     let limit = session.features.question_limit();
-    let used = users::get_usage(table.as_ref(), &user_id).await?.questions_generated;
-    if limit.is_some_and(|limit| used >= limit) {
-        return Err(PlainError::plan_limit());
-    }
-    let job = job_infos::get_owned(table.as_ref(), &user_id, plain::owned_id(&body.job_info_id)?).await?;
-    let previous = super::recent(table.as_ref(), &user_id, job.id, MAX_HISTORY).await?;
-    let request = prompts::question_request(&job, &previous, body.prompt);
+    let reservation = match users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit).await
+    {
+        Ok(reservation) => reservation,
+        Err(error) => {
+            lease.release().await;
+            return Err(error.into());
+        }
+    };
+    let job_id = &body.job_info_id;
+    let (job, request) = match question_request(&table, &user_id, job_id, body.prompt).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            reservation.release().await;
+            lease.release().await;
+            return Err(error);
+        }
+    };
     let difficulty = body.prompt;
-    let parts = data_stream::model_reply_then(model.stream(request), move |text| {
-        store_generated(table, user_id, job, text, difficulty, limit)
+    let parts = data_stream::model_reply_then(model.stream(request), move |outcome| async move {
+        match outcome {
+            Ok(text) => store_generated(table, user_id, job, text, difficulty, reservation).await,
+            Err(_) => {
+                reservation.release().await;
+                Vec::new()
+            }
+        }
     });
-    Ok(data_stream::response(parts))
+    Ok(data_stream::response(lease::hold_while(parts, lease)))
+}
+
+/// The caller's job (else the original's 403) and the model request for a question about it.
+async fn question_request(
+    table: &SharedTable,
+    user_id: &str,
+    raw_job_id: &str,
+    difficulty: Difficulty,
+) -> Result<(JobInfo, crate::ai::ModelRequest), PlainError> {
+    let job = job_infos::get_owned(table.as_ref(), user_id, plain::owned_id(raw_job_id)?).await?;
+    let previous = super::recent(table.as_ref(), user_id, job.id, MAX_HISTORY).await?;
+    let request = prompts::question_request(&job, &previous, difficulty);
+    Ok((job, request))
 }
 
 /// Stores a finished question and says so with its id (`2:`), or why not (`3:`).
@@ -91,23 +126,29 @@ async fn store_generated(
     job: JobInfo,
     text: String,
     difficulty: Difficulty,
-    limit: Option<u64>,
+    reservation: Reservation,
 ) -> Vec<StreamPart> {
     if text.chars().count() > MAX_QUESTION_TEXT {
         tracing::warn!(chars = text.chars().count(), "generated question too long to store");
+        reservation.release().await;
         return vec![StreamPart::Error("The AI model's answer was too long; try again".into())];
     }
     let question = Question::new(job.id, text, difficulty);
-    match super::insert_counted(table.as_ref(), &user_id, &question, limit).await {
+    match super::insert(table.as_ref(), &user_id, &question).await {
         Ok(()) => {
+            reservation.commit();
             tracing::info!(question_id = %question.id, job_info_id = %job.id, "question stored");
             vec![StreamPart::Data(json!([{ "questionId": question.id }]))]
         }
         Err(DomainError::Storage(error)) => {
             tracing::error!(%error, "storing a generated question failed");
+            reservation.release().await;
             vec![StreamPart::Error("Your question could not be saved; try again".into())]
         }
-        Err(other) => vec![StreamPart::Error(PlainError::from(other).message.into_owned())],
+        Err(other) => {
+            reservation.release().await;
+            vec![StreamPart::Error(PlainError::from(other).message.into_owned())]
+        }
     }
 }
 
@@ -124,6 +165,8 @@ async fn generate_feedback(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let question =
         super::get_owned(state.table.as_ref(), &session.user_id, plain::owned_id(&body.question_id)?).await?;
+    let lease =
+        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
     let request = prompts::feedback_request(&question.text, answer);
-    Ok(data_stream::response(data_stream::model_reply(model.stream(request))))
+    Ok(data_stream::response(lease::hold_while(data_stream::model_reply(model.stream(request)), lease)))
 }

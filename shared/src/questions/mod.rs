@@ -118,6 +118,19 @@ pub async fn recent(
     Ok(questions)
 }
 
+/// Stores `question`, whose quota unit was reserved already, while its job still accepts it.
+pub async fn insert(table: &dyn Table, user_id: &str, question: &Question) -> DomainResult<()> {
+    let item = store::to_item(user_id, question)?;
+    let transaction = Transaction::new()
+        .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
+        .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
+    match transaction.commit(table).await {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::JobInfo)),
+        Err(other) => Err(other.into_store().into()),
+    }
+}
+
 /// Stores `question` and counts it against the user's lifetime quota in one transaction: the
 /// counter may only move below `limit` (`None`: unlimited), and the job must still exist and not
 /// be being deleted. Either all of it happens or nothing does.

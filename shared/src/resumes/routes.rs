@@ -28,6 +28,7 @@ use crate::http::plain::{self, PlainError, PlainSession};
 use crate::http::{self, PageParams, QueryParams, data_stream};
 use crate::job_infos;
 use crate::plans::UNLIMITED_RESUME_ANALYSIS;
+use crate::protect::lease;
 
 pub const PATH: &str = "/api/ai/resumes/analyze";
 /// The form fields the original client sends.
@@ -213,12 +214,14 @@ async fn analyze_route(
         mime_type: kind.mime_type(),
         size,
     };
+    let lease = lease::for_generation(&table, &record.user_id, state.protection.modes.rate_limit).await?;
     // Wait for the first piece, so a model that fails outright is a plain-text error status
     // rather than a 200 whose body breaks.
     let mut events = model.stream(request);
     let first = events.next().await;
     if let Some(Err(error)) = first {
         tracing::warn!(%error, "resume analysis failed before any text");
+        lease.release().await;
         return Err(failed_before_text(&error));
     }
     let events: ModelStream = Box::pin(futures::stream::iter(first).chain(events));
@@ -227,7 +230,7 @@ async fn analyze_route(
             events,
             move |text| async move { record.finish(table.as_ref(), text).await },
         );
-    Ok(data_stream::text_response(chunks))
+    Ok(data_stream::text_response(lease::hold_while(chunks, lease)))
 }
 
 /// The status of a model failure before anything was streamed; the body is its public message.

@@ -490,11 +490,17 @@ impl Expressions {
                 let value = self.value(value)?;
                 format!("{name} = {value} AND {}", self.live(now)?)
             }
-            Condition::Below(attribute, bound) => {
+            // An absent attribute (or an expired item) counts as 0.
+            Condition::Below(attribute, bound) if *bound > 0 => {
                 let name = self.name(attribute);
                 let bound = self.value(&Value::from(*bound))?;
                 let expired = self.expired(now)?;
                 format!("attribute_not_exists({name}) OR {name} < {bound} OR {expired}")
+            }
+            Condition::Below(attribute, bound) => {
+                let name = self.name(attribute);
+                let bound = self.value(&Value::from(*bound))?;
+                format!("{name} < {bound} AND {}", self.live(now)?)
             }
             Condition::AttributeAbsent(attribute) => {
                 let name = self.name(attribute);

@@ -6,20 +6,26 @@
 //! Index queries scan the partition and sort in memory: partitions are one user's data, small.
 //! Expired items (`expiresAt` passed) are invisible and count as absent; reads that meet them
 //! purge them afterwards.
+//!
+//! Writes of items that expire by design (rate-limit windows, leases, delivery records: every
+//! written item carries `expiresAt`) are committed without waiting for the disk; the next
+//! durable commit persists them. Everything else is synced before the write returns. A crash can
+//! thus forget a few seconds of rate-limit counts, never a user's data, and the counting every
+//! request does costs microseconds instead of a disk sync.
 
 use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
 use crate::clock::unix_seconds;
 
 use super::{
-    Condition, Cursor, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table, Update, Write,
-    is_expired,
+    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
+    Update, Write, is_expired,
 };
 
 /// The one redb table: `(pk, sk)` -> the item as JSON.
@@ -97,7 +103,8 @@ impl Table for EmbeddedTable {
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
         self.blocking(move |db| {
-            in_write(db, |table| apply(table, &Write::Put { item, condition }, unix_seconds())).map(drop)
+            let write = Write::Put { item, condition };
+            in_write(db, durability(&[&write]), |table| apply(table, &write, unix_seconds())).map(drop)
         })
         .await
     }
@@ -105,7 +112,7 @@ impl Table for EmbeddedTable {
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
         let write = Write::Update { key: key.clone(), update, condition };
         self.blocking(move |db| {
-            in_write(db, |table| apply(table, &write, unix_seconds()))?
+            in_write(db, durability(&[&write]), |table| apply(table, &write, unix_seconds()))?
                 .ok_or_else(|| StoreError::Unavailable("an update produced no item".into()))
         })
         .await
@@ -113,7 +120,10 @@ impl Table for EmbeddedTable {
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
         let write = Write::Delete { key: key.clone(), condition };
-        self.blocking(move |db| in_write(db, |table| apply(table, &write, unix_seconds())).map(drop)).await
+        self.blocking(move |db| {
+            in_write(db, durability(&[&write]), |table| apply(table, &write, unix_seconds())).map(drop)
+        })
+        .await
     }
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
@@ -161,7 +171,8 @@ impl Table for EmbeddedTable {
             }
         }
         self.blocking(move |db| {
-            in_write(db, |table| {
+            let durability = durability(&writes.iter().collect::<Vec<_>>());
+            in_write(db, durability, |table| {
                 let now = unix_seconds();
                 for (index, write) in writes.iter().enumerate() {
                     apply(table, write, now).map_err(|e| match e {
@@ -178,9 +189,24 @@ impl Table for EmbeddedTable {
     }
 }
 
+/// Writes whose every item expires by design need not wait for the disk (see the module's note).
+fn durability(writes: &[&Write]) -> Durability {
+    let expiring = |write: &&Write| match write {
+        Write::Put { item, .. } => item.contains_key(EXPIRES_AT),
+        Write::Update { update, .. } => update.set.contains_key(EXPIRES_AT),
+        Write::Delete { .. } | Write::Check { .. } => false,
+    };
+    if !writes.is_empty() && writes.iter().all(expiring) { Durability::None } else { Durability::Immediate }
+}
+
 /// Runs `work` in one write transaction: committed when it succeeds, rolled back otherwise.
-fn in_write<T>(db: &Database, work: impl FnOnce(&mut ItemsTable<'_>) -> StoreResult<T>) -> StoreResult<T> {
-    let txn = db.begin_write().map_err(unavailable)?;
+fn in_write<T>(
+    db: &Database,
+    durability: Durability,
+    work: impl FnOnce(&mut ItemsTable<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let mut txn = db.begin_write().map_err(unavailable)?;
+    txn.set_durability(durability).map_err(unavailable)?;
     let result = {
         let mut table = txn.open_table(ITEMS).map_err(unavailable)?;
         work(&mut table)
@@ -318,7 +344,7 @@ fn holds(condition: &Condition, item: Option<&Item>) -> bool {
             item.and_then(|item| item.get(attribute)).is_some_and(|actual| same_value(actual, expected))
         }
         Condition::Below(attribute, bound) => match item.and_then(|item| item.get(attribute)) {
-            None => true,
+            None => 0 < *bound,
             Some(value) => match value.as_i64() {
                 Some(n) => n < *bound,
                 None => value.as_f64().is_some_and(|n| n < *bound as f64),
@@ -379,7 +405,8 @@ fn cursor_position<'c>(cursor: &'c Cursor, query: &Query) -> StoreResult<(&'c st
 
 /// Best effort: removes items that are still expired; a failure only delays their removal.
 fn purge(db: &Database, keys: &[Key]) {
-    let result = in_write(db, |table| {
+    // Purging what expired loses nothing if a crash forgets it: it is invisible already.
+    let result = in_write(db, Durability::None, |table| {
         let now = unix_seconds();
         for key in keys {
             let expired = match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {

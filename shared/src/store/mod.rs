@@ -58,7 +58,8 @@ pub enum Condition {
     NotExists,
     /// The attribute exists and equals the value.
     Equals(String, Value),
-    /// The attribute is absent or numerically below the bound: a counter with a limit.
+    /// The attribute is numerically below the bound, an absent one (or a missing or expired
+    /// item) counting as 0: a counter with a limit.
     Below(String, i64),
     /// The attribute is absent (or the whole item is).
     AttributeAbsent(String),

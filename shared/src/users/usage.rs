@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::store::usage_key;
 use crate::clock;
-use crate::store::{self, Condition, Guard, StoreResult, Table, Transaction, Update, Write};
+use crate::domain::{DomainError, DomainResult};
+use crate::store::{self, Condition, Guard, SharedTable, StoreResult, Table, Transaction, Update, Write};
 
 /// The counters as `/api/me` reads them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,5 +66,71 @@ pub fn count(transaction: Transaction, user_id: &str, counter: Counter, limit: O
     match limit {
         Some(_) => transaction.guarded(Guard::Quota, write),
         None => transaction.write(write),
+    }
+}
+
+/// One unit of a quota, taken before the work it pays for starts (a model call, say), so parallel
+/// requests at the limit are refused before any of them spends; given back if the work fails.
+/// Dropping an uncommitted reservation gives it back.
+pub struct Reservation {
+    table: SharedTable,
+    user_id: String,
+    counter: Counter,
+    committed: bool,
+}
+
+impl Reservation {
+    /// The work it paid for is done: the unit stays counted.
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+
+    /// The work failed: gives the unit back now.
+    pub async fn release(mut self) {
+        self.committed = true;
+        let update =
+            Update::new().add(self.counter.attribute(), -1).set("updatedAt", clock::rfc3339(clock::now()));
+        if let Err(error) = self.table.update(&usage_key(&self.user_id), update, None).await {
+            tracing::error!(%error, user_id = self.user_id, "a reserved quota unit was not given back");
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(user_id = self.user_id, "no runtime to give a reserved quota unit back");
+            return;
+        };
+        let (table, user_id, counter) = (self.table.clone(), std::mem::take(&mut self.user_id), self.counter);
+        runtime.spawn(async move {
+            let update = Update::new().add(counter.attribute(), -1).set("updatedAt", clock::rfc3339(clock::now()));
+            if let Err(error) = table.update(&usage_key(&user_id), update, None).await {
+                tracing::error!(%error, user_id, counter = counter.attribute(), "a reserved quota unit was not given back");
+            }
+        });
+    }
+}
+
+/// Takes one `counter` unit of `user_id`'s quota: `PlanLimit` when `limit` is reached (`None`:
+/// unlimited, counted all the same).
+pub async fn reserve(
+    table: &SharedTable,
+    user_id: &str,
+    counter: Counter,
+    limit: Option<u64>,
+) -> DomainResult<Reservation> {
+    let update = Update::new().add(counter.attribute(), 1).set("updatedAt", clock::rfc3339(clock::now()));
+    let below_limit = limit
+        .map(|limit| Condition::Below(counter.attribute().into(), i64::try_from(limit).unwrap_or(i64::MAX)));
+    match table.update(&usage_key(user_id), update, below_limit).await {
+        Ok(_) => {
+            Ok(Reservation { table: table.clone(), user_id: user_id.to_owned(), counter, committed: false })
+        }
+        Err(error) if error.is_condition_failed() => Err(DomainError::PlanLimit),
+        Err(other) => Err(other.into()),
     }
 }

@@ -49,6 +49,7 @@ const EVENTS: &[(&str, &str, u16)] = &[
 /// The job and interview the interview events name.
 const EVENT_INTERVIEW_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e002";
 const EVENT_INTERVIEW: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e101";
+const EVENT_CHAT: &str = "470a49f6-1dec-4afe-8b61-035d3b2d63b0";
 
 async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +100,9 @@ async fn seed_interviews(table: &SharedTable) {
         id: EVENT_INTERVIEW.parse().unwrap(),
         job_info_id: interview_job.id,
         duration: darasa::interviews::ZERO_DURATION.into(),
-        hume_chat_id: None,
+        // Started while Hume was configured: infra/env.json configures none, and attaching a
+        // chat needs Hume to confirm it.
+        hume_chat_id: Some(EVENT_CHAT.into()),
         feedback: None,
         created_at: at,
         updated_at: at,
@@ -173,12 +176,11 @@ async fn every_event_runs_through_the_lambda_adapter() {
                 assert_eq!(ids.len(), 2, "{body}");
                 assert_eq!(ids[1], EVENT_INTERVIEW, "the seeded interview is the older one");
             }
-            "interviews-get.json" => assert_eq!(body["humeChatId"], Value::Null),
+            "interviews-get.json" => assert_eq!(body["humeChatId"], EVENT_CHAT),
             "interviews-update.json" => {
-                assert_eq!(body["humeChatId"], "470a49f6-1dec-4afe-8b61-035d3b2d63b0");
+                assert_eq!(body["humeChatId"], EVENT_CHAT);
                 assert_eq!(body["duration"], "00:12:34");
-                let usage = users::get_usage(table.as_ref(), EVENT_USER).await.unwrap();
-                assert_eq!(usage.interviews_started, 1, "the start counts toward 1_interview");
+                assert_eq!(body["version"], 2);
             }
             "interviews-transcript.json" | "hume-access-token.json" => {
                 assert_eq!(body["code"], "UNAVAILABLE");

@@ -110,6 +110,9 @@ async fn crud_and_listing(store: Store) {
     assert_eq!(unchanged.json()["version"], 1);
 
     // Start both (unlimited), then update the duration with If-Match.
+    for chat in ["chat-1", "chat-2"] {
+        env.hume.chat(chat, Vec::new());
+    }
     let response = patch(app, &alice, first_id, json!({"humeChatId": "chat-1"}), &[]).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(response.json()["humeChatId"], "chat-1");
@@ -182,6 +185,9 @@ async fn free_plan_counts_the_started_interview(store: Store) {
         .assert_problem(StatusCode::FORBIDDEN, "PLAN_LIMIT");
 
     let free = app.token(ALICE, FREE);
+    for chat in ["chat-a", "chat-c"] {
+        env.hume.chat(chat, Vec::new());
+    }
     // Creating does not count: both are allowed before either started.
     let first = new_interview(app, &free, job).await;
     let second = new_interview(app, &free, job).await;
@@ -222,8 +228,9 @@ async fn racing_starts_leave_exactly_one(store: Store) {
     let free = app.token(ALICE, FREE);
     let job = create_job(&app, &free, None).await;
     let mut interviews = Vec::new();
-    for _ in 0..8 {
+    for n in 0..8 {
         interviews.push(new_interview(&app, &free, job).await);
+        env.hume.chat(&format!("chat-{n}"), Vec::new());
     }
     let tasks: Vec<_> = interviews
         .iter()
@@ -317,8 +324,9 @@ async fn another_users_ids_are_not_found(store: Store) {
     let alice = app.token(ALICE, UNLIMITED);
     let job = create_job(app, &alice, None).await;
     let id = new_interview(app, &alice, job).await;
-    patch(app, &alice, id, json!({"humeChatId": "chat-alice"}), &[]).await;
     env.hume.chat("chat-alice", vec![event("USER_MESSAGE", "USER", Some("secret"), None)]);
+    patch(app, &alice, id, json!({"humeChatId": "chat-alice"}), &[]).await;
+    let asked = env.hume.chat_requests().len();
     let bob = app.token(BOB, UNLIMITED);
     seed_profile(app, BOB, "Bob").await;
     let interview = format!("/api/interviews/{id}");
@@ -341,7 +349,7 @@ async fn another_users_ids_are_not_found(store: Store) {
     let hers = app.call(Method::GET, &interview, Some(&alice), None, &[]).await;
     assert_eq!(hers.json()["version"], 2);
     assert_eq!(hers.json()["humeChatId"], "chat-alice");
-    assert!(env.hume.chat_requests().is_empty(), "Hume was never asked for her chat");
+    assert_eq!(env.hume.chat_requests().len(), asked, "Hume was never asked for her chat on Bob's behalf");
     assert!(env.gemini.requests().is_empty());
     assert_eq!(started(app, BOB).await, 0);
 }
@@ -354,11 +362,12 @@ on_both_stores!(
     another_users_ids_are_not_found,
 );
 
-/// An interview of Alice's with `chat` as its Hume chat.
+/// An interview of Alice's with `chat` (a chat Hume knows, started now) as its Hume chat.
 async fn started_interview(env: &Env, chat: &str) -> (String, Uuid) {
     let alice = env.app.token(ALICE, UNLIMITED);
     let job = create_job(&env.app, &alice, None).await;
     let id = new_interview(&env.app, &alice, job).await;
+    env.hume.chat(chat, Vec::new());
     let response = patch(&env.app, &alice, id, json!({"humeChatId": chat}), &[]).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     (alice, id)
@@ -397,8 +406,9 @@ async fn transcripts_are_paged_and_condensed() {
         "same speaker grouped, any role"
     );
     let pages: Vec<(String, usize, usize)> = env.hume.chat_requests();
+    assert_eq!(pages[0], ("chat-long".to_owned(), 0, 1), "the start was checked when the chat was attached");
     assert_eq!(
-        pages,
+        pages[1..],
         (0..4).map(|page| ("chat-long".to_owned(), page, 100)).collect::<Vec<_>>(),
         "pages 0..2 hold events, page 3 is the empty one that ends it"
     );
@@ -410,7 +420,7 @@ async fn transcripts_are_paged_and_condensed() {
         .call(Method::GET, &format!("/api/interviews/{fresh}/transcript"), Some(&alice), None, &[])
         .await
         .assert_problem(StatusCode::NOT_FOUND, "TRANSCRIPT_NOT_FOUND");
-    assert_eq!(env.hume.chat_requests().len(), 4);
+    assert_eq!(env.hume.chat_requests().len(), 5);
 }
 
 #[tokio::test]
@@ -432,10 +442,9 @@ async fn hume_failures_are_502_with_a_clear_message() {
         assert!(!detail.contains("fake") && !detail.contains("127.0.0.1"), "{detail}");
         assert!(response.json()["requestId"].is_string());
     }
-    // An unknown chat on Hume's side.
-    let job = create_job(&env.app, &alice, None).await;
-    let other = new_interview(&env.app, &alice, job).await;
-    patch(&env.app, &alice, other, json!({"humeChatId": "chat-unknown"}), &[]).await;
+    // A chat Hume no longer has (its retention ended).
+    let (_, other) = started_interview(&env, "chat-gone").await;
+    env.hume.forget_chat("chat-gone");
     env.app
         .call(Method::GET, &format!("/api/interviews/{other}/transcript"), Some(&alice), None, &[])
         .await
@@ -450,13 +459,19 @@ async fn hume_routes_without_hume_are_503_naming_the_variables() {
     let alice = app.token(ALICE, UNLIMITED);
     let job = create_job(&app, &alice, None).await;
     let id = new_interview(&app, &alice, job).await;
-    patch(&app, &alice, id, json!({"humeChatId": "c"}), &[]).await;
-    for (method, path) in [
-        (Method::POST, "/api/hume/access-token".to_owned()),
-        (Method::GET, format!("/api/interviews/{id}/transcript")),
-        (Method::POST, format!("/api/interviews/{id}/feedback")),
+    // No chat id can be confirmed without Hume.
+    let response = patch(&app, &alice, id, json!({"humeChatId": "c"}), &[]).await;
+    response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE");
+    // An interview started while Hume was configured.
+    let started = darasa::store::Update::new().set("humeChatId", "c");
+    app.table.update(&interviews::key(ALICE, id), started, None).await.unwrap();
+    for (method, path, body) in [
+        (Method::PATCH, format!("/api/interviews/{id}"), Some(json!({"humeChatId": "d"}))),
+        (Method::POST, "/api/hume/access-token".to_owned(), None),
+        (Method::GET, format!("/api/interviews/{id}/transcript"), None),
+        (Method::POST, format!("/api/interviews/{id}/feedback"), None),
     ] {
-        let response = app.call(method, &path, Some(&alice), None, &[]).await;
+        let response = app.call(method, &path, Some(&alice), body, &[]).await;
         response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE");
         let detail = response.json()["detail"].as_str().unwrap().to_owned();
         assert!(detail.contains("HUME_API_KEY") && detail.contains("HUME_SECRET_KEY"), "{path}: {detail}");
@@ -644,9 +659,82 @@ async fn feedback_needs_a_started_interview_a_model_and_a_working_hume() {
     let alice = app.token(ALICE, UNLIMITED);
     let job = create_job(&app, &alice, None).await;
     let id = new_interview(&app, &alice, job).await;
+    hume.chat("c", Vec::new());
     patch(&app, &alice, id, json!({"humeChatId": "c"}), &[]).await;
     let response =
         app.call(Method::POST, &format!("/api/interviews/{id}/feedback"), Some(&alice), None, &[]).await;
     response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE");
     assert!(response.json()["detail"].as_str().unwrap().contains("GEMINI_API_KEY"));
+}
+
+/// A Hume chat id belongs to one interview of one user: Hume must know it, it must have started
+/// after the interview was created, and one another interview holds is refused; nobody reads a
+/// chat their interview does not own.
+#[tokio::test]
+async fn a_chat_id_is_checked_with_hume_and_claimed_once() {
+    let env = setup(Store::Embedded).await;
+    let app = &env.app;
+    let alice = app.token(ALICE, UNLIMITED);
+    let job = create_job(app, &alice, None).await;
+    let theirs = new_interview(app, &alice, job).await;
+    env.hume.chat("chat-secret", vec![event("USER_MESSAGE", "USER", Some("my salary"), None)]);
+    assert_eq!(
+        patch(app, &alice, theirs, json!({"humeChatId": "chat-secret"}), &[]).await.status,
+        StatusCode::OK
+    );
+
+    let bob = app.token(BOB, UNLIMITED);
+    let bobs_job = create_job(app, &bob, None).await;
+    let bobs = new_interview(app, &bob, bobs_job).await;
+    // Another interview's chat: refused, and Bob's transcript route never reads it.
+    patch(app, &bob, bobs, json!({"humeChatId": "chat-secret"}), &[])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "HUME_CHAT_TAKEN");
+    app.call(Method::GET, &format!("/api/interviews/{bobs}/transcript"), Some(&bob), None, &[])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "TRANSCRIPT_NOT_FOUND");
+    // Not even her own second interview may take it.
+    let second = new_interview(app, &alice, job).await;
+    patch(app, &alice, second, json!({"humeChatId": "chat-secret"}), &[])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "HUME_CHAT_TAKEN");
+    // A chat Hume does not know.
+    patch(app, &bob, bobs, json!({"humeChatId": "chat-made-up"}), &[])
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "INVALID_INTERVIEW");
+    // A chat that started before the interview existed is some other call.
+    let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 - 3_600_000;
+    env.hume.chat_started_at("chat-old", an_hour_ago, Vec::new());
+    patch(app, &bob, bobs, json!({"humeChatId": "chat-old"}), &[])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "HUME_CHAT_NOT_THIS_INTERVIEW");
+    let unchanged = app.call(Method::GET, &format!("/api/interviews/{bobs}"), Some(&bob), None, &[]).await;
+    assert_eq!(
+        (unchanged.json()["humeChatId"].clone(), unchanged.json()["version"].clone()),
+        (Value::Null, json!(1))
+    );
+    assert_eq!(started(app, BOB).await, 0, "no refused attach counts");
+    // A chat of his own works.
+    env.hume.chat("chat-bob", Vec::new());
+    assert_eq!(patch(app, &bob, bobs, json!({"humeChatId": "chat-bob"}), &[]).await.status, StatusCode::OK);
+}
+
+/// Hume tokens come at the interview bucket's pace: 20 requests in a row, 12 served.
+#[tokio::test]
+async fn hume_tokens_are_paced_like_interviews() {
+    let env = setup(Store::Embedded).await;
+    let alice = env.app.token(ALICE, UNLIMITED);
+    let mut served = 0;
+    for n in 0..20 {
+        let response = env.app.call(Method::POST, "/api/hume/access-token", Some(&alice), None, &[]).await;
+        match response.status {
+            StatusCode::OK => served += 1,
+            _ => {
+                response.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+                assert!(n >= 12, "refused at request {n}");
+                assert!(response.header("retry-after").is_some());
+            }
+        }
+    }
+    assert_eq!(served, 12);
 }

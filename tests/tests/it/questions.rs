@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use darasa::ai::gemini::Policy;
+use darasa::protect::{Mode, Modes};
 use darasa::questions::{self, Difficulty, Question};
 use darasa::store::{Key, Query, Update};
 use darasa::users;
@@ -62,8 +63,15 @@ async fn stored_questions(app: &TestApp, user: &str, job: Uuid) -> Vec<Question>
     questions::list(app.table.as_ref(), user, job, 100, None).await.unwrap().0
 }
 
-async fn partition_size(app: &TestApp, user: &str) -> usize {
-    app.table.query(&Query::new(users::partition(user), "").limit(1000)).await.unwrap().items.len()
+/// How many of the user's resources are stored (job infos, questions...): the partition without
+/// the usage counters (checked with `used`) and the protection rules' state (rate windows,
+/// generation leases).
+async fn stored_items(app: &TestApp, user: &str) -> usize {
+    let items = app.table.query(&Query::new(users::partition(user), "").limit(1000)).await.unwrap().items;
+    let sort_key = |item: &darasa::store::Item| item["sk"].as_str().unwrap_or_default().to_owned();
+    let protection_or_usage =
+        |sk: &str| sk == "USAGE" || sk.starts_with("RATE#") || sk.starts_with("INFLIGHT#");
+    items.iter().filter(|item| !protection_or_usage(&sort_key(item))).count()
 }
 
 /// Waits until the fake has received `count` requests.
@@ -92,6 +100,7 @@ on_both_stores!(
     checks_come_in_the_originals_order_with_its_strings,
     a_failed_generation_stores_nothing_and_ends_with_an_error_part,
     concurrent_requests_at_the_limit_store_exactly_one,
+    a_third_generation_in_flight_is_refused,
     a_job_deleted_during_generation_gets_nothing_attached,
     feedback_streams_the_graded_answer_and_stores_nothing,
     feedback_checks_ownership_through_the_questions_job,
@@ -221,7 +230,7 @@ async fn a_failed_generation_stores_nothing_and_ends_with_an_error_part(store: S
     let (app, fake) = setup(store).await;
     let token = app.token(ALICE, FREE);
     let job = create_job(&app, &token, None).await;
-    let items_before = partition_size(&app, ALICE).await;
+    let items_before = stored_items(&app, ALICE).await;
     let failures: Vec<(Reply, &str)> = vec![
         (Reply::unavailable(), ""),
         (Reply::sse(&[chunk(Some("Explain the first "), None)]).then(Piece::Cut), "Explain the first "),
@@ -241,42 +250,49 @@ async fn a_failed_generation_stores_nothing_and_ends_with_an_error_part(store: S
     }
     assert_eq!(used(&app, ALICE).await, 0, "no quota consumed");
     assert!(stored_questions(&app, ALICE, job).await.is_empty());
-    assert_eq!(partition_size(&app, ALICE).await, items_before, "nothing written");
+    assert_eq!(stored_items(&app, ALICE).await, items_before, "nothing written");
 }
 
 async fn concurrent_requests_at_the_limit_store_exactly_one(store: Store) {
     // The first generations wait for the last to arrive: give them time on a loaded machine.
     let fake = FakeGemini::start().await;
     let patient = Policy {
-        first_byte_timeout: Duration::from_secs(60),
-        total_timeout: Duration::from_secs(90),
+        first_byte_timeout: Duration::from_secs(30),
+        total_timeout: Duration::from_secs(60),
         ..test_policy()
     };
-    let app = TestApp::builder(store).model(fake.model(patient)).build().await;
+    // Rate limits off: this is the quota's race, not the cap on generations in flight.
+    let app = TestApp::builder(store)
+        .model(fake.model(patient))
+        .protection(Modes { rate_limit: Mode::Off, ..Modes::LOCAL })
+        .build()
+        .await;
     let token = app.token(ALICE, FREE);
     let job = create_job(&app, &token, None).await;
-    seed_usage(&app, ALICE, 4).await;
-    // Every generation waits until all 20 are in flight, so they all passed the plan check.
+    // 20 at once against a quota of 5: the units are reserved before the model is called, so
+    // exactly 5 generations start and the other 15 are refused before any text.
     let gate = Gate::new();
     fake.always(Reply::stream(&["Race ", "question?"], "STOP").insert(0, Piece::Wait(gate.clone())));
     let calls: Vec<_> =
         (0..20).map(|_| spawn_call(&app, &token, GENERATE, question_body("easy", job))).collect();
-    until_requests(&fake, 20).await;
+    until_requests(&fake, 5).await;
     gate.open();
-    let mut stored = 0;
-    let mut refused = 0;
+    let (mut stored, mut refused) = (0, 0);
     for call in calls {
-        let parts = stream_parts(&call.await.unwrap());
-        match (data_stream::question_id(&parts), data_stream::error(&parts)) {
-            (Some(_), None) => stored += 1,
-            (None, Some("PLAN_LIMIT")) => refused += 1,
-            other => panic!("unexpected ending {other:?}: {parts:?}"),
+        let response = call.await.unwrap();
+        if response.status == StatusCode::FORBIDDEN {
+            response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
+            refused += 1;
+            continue;
         }
+        let parts = stream_parts(&response);
+        assert!(data_stream::question_id(&parts).is_some(), "{parts:?}");
+        stored += 1;
     }
-    assert_eq!((stored, refused), (1, 19));
+    assert_eq!((stored, refused), (5, 15));
+    assert_eq!(fake.requests().len(), 5, "only the reserved generations reached the model");
     assert_eq!(used(&app, ALICE).await, 5);
-    assert_eq!(stored_questions(&app, ALICE, job).await.len(), 1);
-    // And the next request is refused up front.
+    assert_eq!(stored_questions(&app, ALICE, job).await.len(), 5);
     let response =
         app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
     response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
@@ -294,6 +310,37 @@ async fn concurrent_requests_at_the_limit_store_exactly_one(store: Store) {
     assert_eq!(used(&app, BOB).await, 505);
 }
 
+/// At most two generations of one user run at once; a third is refused with the original's
+/// `429 RATE_LIMIT` before anything is reserved, and a slot frees when a generation ends.
+async fn a_third_generation_in_flight_is_refused(store: Store) {
+    let (app, fake) = setup(store).await;
+    let token = app.token(ALICE, &["unlimited_questions"]);
+    let job = create_job(&app, &token, None).await;
+    let gate = Gate::new();
+    fake.always(Reply::stream(&["Held ", "question?"], "STOP").insert(0, Piece::Wait(gate.clone())));
+    let question = seed_question(&app, ALICE, job, "Q?").await;
+    let first = spawn_call(&app, &token, GENERATE, question_body("easy", job));
+    let answer = json!({"prompt": "an answer", "questionId": question.id});
+    let second = spawn_call(&app, &token, FEEDBACK, answer);
+    until_requests(&fake, 2).await;
+    let third = app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
+    third.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    assert!(third.header("retry-after").is_some());
+    assert_eq!(
+        used(&app, ALICE).await,
+        2,
+        "the seeded question and the one in flight: the refused one reserved nothing"
+    );
+    gate.open();
+    assert!(data_stream::question_id(&stream_parts(&first.await.unwrap())).is_some());
+    assert_eq!(
+        stream_parts(&second.await.unwrap()).last(),
+        Some(&Part::Finish { finish_reason: "stop".into() })
+    );
+    let again = app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
+    assert!(data_stream::question_id(&stream_parts(&again)).is_some(), "the slots were given back");
+}
+
 async fn a_job_deleted_during_generation_gets_nothing_attached(store: Store) {
     let (app, fake) = setup(store).await;
     let token = app.token(ALICE, FREE);
@@ -308,7 +355,11 @@ async fn a_job_deleted_during_generation_gets_nothing_attached(store: Store) {
     let parts = stream_parts(&call.await.unwrap());
     assert_eq!(data_stream::error(&parts), Some("You do not have permission to do this"));
     assert_eq!(used(&app, ALICE).await, 0);
-    assert_eq!(partition_size(&app, ALICE).await, 0, "no question and no usage left behind");
+    assert_eq!(
+        stored_items(&app, ALICE).await,
+        0,
+        "no question left behind, and the reserved unit given back"
+    );
 }
 
 /// A question stored for `user`'s job, as a finished generation stores it.
@@ -323,7 +374,7 @@ async fn feedback_streams_the_graded_answer_and_stores_nothing(store: Store) {
     let token = app.token(ALICE, &[]);
     let job = create_job(&app, &token, None).await;
     let question = seed_question(&app, ALICE, job, "How do you make a charge `retry-safe`?").await;
-    let items_before = partition_size(&app, ALICE).await;
+    let items_before = stored_items(&app, ALICE).await;
     let reply = [
         "## Feedback (Rating: 7/10)\n",
         "You named idempotency keys but not their storage.\n",
@@ -337,7 +388,7 @@ async fn feedback_streams_the_graded_answer_and_stores_nothing(store: Store) {
     let parts = stream_parts(&response);
     assert_eq!(data_stream::codes(&parts), "f000000ed", "{parts:?}");
     assert_eq!(data_stream::text(&parts), reply.concat());
-    assert_eq!(partition_size(&app, ALICE).await, items_before, "feedback stores nothing");
+    assert_eq!(stored_items(&app, ALICE).await, items_before, "feedback stores nothing");
 
     let sent = &fake.requests()[0];
     assert!(sent.system().contains("```\nHow do you make a charge `retry-safe`?\n```"), "{}", sent.system());

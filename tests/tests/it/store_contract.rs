@@ -41,6 +41,7 @@ contract!(
     versioned_update,
     update_of_absent_item,
     quota_consumed_atomically,
+    an_absent_counter_counts_as_zero,
     transaction_all_or_nothing,
     cascade_delete_over_pages,
     cascade_rerun_after_failure,
@@ -339,6 +340,30 @@ async fn quota_consumed_atomically(table: SharedTable) {
     assert_eq!(keys_under(&*table, &pk, "QUESTION#").await.len() as i64, LIMIT);
     let counter = table.get(&usage).await.unwrap().unwrap();
     assert_eq!(counter["questions"].as_i64(), Some(LIMIT));
+}
+
+/// `Below` treats an absent counter (and a missing item) as 0: a limit of 0 refuses the first
+/// unit, a limit of 1 admits exactly one.
+async fn an_absent_counter_counts_as_zero(table: SharedTable) {
+    let pk = user();
+    let usage = Key::new(&pk, "USAGE");
+    let take = |limit: i64| {
+        let (table, usage) = (table.clone(), usage.clone());
+        async move {
+            table
+                .update(
+                    &usage,
+                    Update::new().add("questions", 1),
+                    Some(Condition::Below("questions".into(), limit)),
+                )
+                .await
+        }
+    };
+    assert_condition_failed(take(0).await, None);
+    assert!(table.get(&usage).await.unwrap().is_none(), "nothing written");
+    assert_eq!(take(1).await.unwrap()["questions"].as_i64(), Some(1));
+    assert_condition_failed(take(1).await, None);
+    assert_condition_failed(take(-3).await, None);
 }
 
 async fn transaction_all_or_nothing(table: SharedTable) {

