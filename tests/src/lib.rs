@@ -10,3 +10,4 @@ pub mod fixtures;
 pub mod gemini;
 pub mod hume;
 pub mod loopback;
+pub mod scripted;
