@@ -1,13 +1,15 @@
 //! The model port: what the AI routes ask of a language model, independent of the provider and
 //! of any resource. A request is a system instruction plus alternating user/model turns
 //! (optionally files and a response schema) and the same ask as a neutral `brief`; a reply is
-//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`),
-//! on HTTP mechanics any HTTP adapter can share (`continuation`, `retry`, `policy`, `sse`). Each
-//! resource writes its own prompts; `prompt` has the quoting they share.
+//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`) and
+//! OpenAI-compatible Chat Completions (`openai`: OpenAI, Ollama, llama.cpp, vLLM, LM Studio),
+//! sharing their HTTP mechanics (`continuation`, `retry`, `policy`, `sse`). Each resource writes
+//! its own prompts; `prompt` has the quoting they share.
 
 pub mod brief;
 mod continuation;
 pub mod gemini;
+pub mod openai;
 pub mod policy;
 pub mod prompt;
 mod retry;
