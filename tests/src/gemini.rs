@@ -2,103 +2,35 @@
 //! SSE streams from `:streamGenerateContent?alt=sse` (pieces sent as separate writes, with
 //! pauses, gates the test opens, or a cut connection), JSON from `:generateContent`, and the
 //! documented error bodies. It checks `x-goog-api-key` as Gemini does, records every request,
-//! and stops when dropped.
+//! and stops when dropped. The reply machinery is `scripted`'s.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use darasa::ai::SharedModel;
 use darasa::ai::gemini::{Gemini, GeminiConfig, Policy};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 use crate::loopback::LoopbackServer;
+pub use crate::scripted::{Gate, Piece, test_policy};
+use crate::scripted::{Script, respond};
 
 /// The key the fake accepts.
 pub const FAKE_KEY: &str = "test-gemini-key";
 /// The model the adapter is configured with in tests.
 pub const FAKE_MODEL: &str = "gemini-2.5-flash";
 
-/// A point a scripted reply waits at until the test opens it.
-#[derive(Clone, Default)]
-pub struct Gate(Arc<(Notify, AtomicBool)>);
+/// Gemini's wire format, as the type parameter of its replies.
+#[derive(Clone, Copy, Debug)]
+pub struct GeminiWire;
 
-impl Gate {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn open(&self) {
-        self.0.1.store(true, Ordering::SeqCst);
-        self.0.0.notify_waiters();
-    }
-
-    pub fn is_open(&self) -> bool {
-        self.0.1.load(Ordering::SeqCst)
-    }
-
-    pub async fn wait(&self) {
-        loop {
-            let notified = self.0.0.notified();
-            if self.is_open() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// One step of writing a reply body.
-#[derive(Clone)]
-pub enum Piece {
-    /// Written (and flushed) on its own.
-    Bytes(Vec<u8>),
-    Sleep(Duration),
-    Wait(Gate),
-    /// Breaks the connection mid-body.
-    Cut,
-}
-
-/// A scripted reply.
-#[derive(Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub extra_headers: Vec<(&'static str, String)>,
-    /// Before the status line goes out.
-    pub header_delay: Option<Duration>,
-    pub pieces: Vec<Piece>,
-}
+/// A scripted reply in Gemini's wire format.
+pub type Reply = crate::scripted::Reply<GeminiWire>;
 
 impl Reply {
-    /// An SSE stream, one write per event, events separated by `\n\n`.
-    pub fn sse(events: &[Value]) -> Self {
-        Self::sse_with(events, "\n\n")
-    }
-
-    /// An SSE stream with the given event separator (`\n\n` or `\r\n\r\n`).
-    pub fn sse_with(events: &[Value], separator: &str) -> Self {
-        let pieces = events
-            .iter()
-            .map(|event| Piece::Bytes(format!("data: {event}{separator}").into_bytes()))
-            .collect();
-        Self {
-            status: 200,
-            content_type: "text/event-stream",
-            extra_headers: Vec::new(),
-            header_delay: None,
-            pieces,
-        }
-    }
-
     /// The SSE stream of `texts` as deltas, the last event carrying `finish` (e.g. "STOP").
     pub fn stream(texts: &[&str], finish: &str) -> Self {
         Self::sse(&stream_events(texts, finish))
@@ -107,16 +39,6 @@ impl Reply {
     /// A whole `generateContent` reply.
     pub fn generated(text: &str, finish: &str) -> Self {
         Self::json(200, chunk(Some(text), Some(finish)))
-    }
-
-    pub fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            content_type: "application/json; charset=UTF-8",
-            extra_headers: Vec::new(),
-            header_delay: None,
-            pieces: vec![Piece::Bytes(body.to_string().into_bytes())],
-        }
     }
 
     /// A google.rpc.Status error body, as Gemini answers errors.
@@ -145,41 +67,6 @@ impl Reply {
             "INTERNAL",
             "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
         )
-    }
-
-    /// Appends a piece.
-    pub fn then(mut self, piece: Piece) -> Self {
-        self.pieces.push(piece);
-        self
-    }
-
-    /// Inserts a piece before piece `index`.
-    pub fn insert(mut self, index: usize, piece: Piece) -> Self {
-        self.pieces.insert(index, piece);
-        self
-    }
-
-    /// Re-splits the body into pieces of `size` bytes with `pause` between them, so events and
-    /// line ends arrive split across reads.
-    pub fn split_every(mut self, size: usize, pause: Duration) -> Self {
-        let bytes: Vec<u8> = self
-            .pieces
-            .iter()
-            .flat_map(|piece| match piece {
-                Piece::Bytes(bytes) => bytes.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
-        self.pieces = bytes
-            .chunks(size)
-            .flat_map(|chunk| [Piece::Bytes(chunk.to_vec()), Piece::Sleep(pause)])
-            .collect();
-        self
-    }
-
-    pub fn delay_headers(mut self, delay: Duration) -> Self {
-        self.header_delay = Some(delay);
-        self
     }
 }
 
@@ -245,16 +132,9 @@ fn parts_text(content: &Value) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Default)]
-struct Script {
-    replies: Mutex<VecDeque<Reply>>,
-    fallback: Mutex<Option<Reply>>,
-    requests: Mutex<Vec<Recorded>>,
-}
-
 /// The running fake.
 pub struct FakeGemini {
-    script: Arc<Script>,
+    script: Arc<Script<GeminiWire, Recorded>>,
     server: LoopbackServer,
 }
 
@@ -267,16 +147,16 @@ impl FakeGemini {
 
     /// Queues `reply` for the next request not yet answered.
     pub fn push(&self, reply: Reply) {
-        self.script.replies.lock().unwrap().push_back(reply);
+        self.script.push(reply);
     }
 
     /// The reply for every request once the queue is empty.
     pub fn always(&self, reply: Reply) {
-        *self.script.fallback.lock().unwrap() = Some(reply);
+        self.script.always(reply);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.script.requests.lock().unwrap().clone()
+        self.script.requests()
     }
 
     pub fn base_url(&self) -> String {
@@ -294,21 +174,7 @@ impl FakeGemini {
     }
 }
 
-/// Test timings: generous timeouts, short backoff, so retries do not slow the suite.
-pub fn test_policy() -> Policy {
-    Policy {
-        connect_timeout: Duration::from_secs(2),
-        first_byte_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(5),
-        total_timeout: Duration::from_secs(20),
-        max_attempts: 3,
-        backoff: Duration::from_millis(20),
-        max_retry_delay: Duration::from_secs(3),
-        max_steps: 10,
-    }
-}
-
-async fn handle(State(script): State<Arc<Script>>, request: Request) -> Response {
+async fn handle(State(script): State<Arc<Script<GeminiWire, Recorded>>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
@@ -321,7 +187,7 @@ async fn handle(State(script): State<Arc<Script>>, request: Request) -> Response
     };
     let known_path = recorded.path.starts_with("/v1beta/models/")
         && (recorded.path.ends_with(":streamGenerateContent") || recorded.path.ends_with(":generateContent"));
-    script.requests.lock().unwrap().push(recorded.clone());
+    script.record(recorded.clone());
     if recorded.api_key.as_deref() != Some(FAKE_KEY) {
         return respond(Reply::error(
             400,
@@ -336,43 +202,8 @@ async fn handle(State(script): State<Arc<Script>>, request: Request) -> Response
     if recorded.body.is_null() {
         return respond(Reply::error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")).await;
     }
-    let reply =
-        script.replies.lock().unwrap().pop_front().or_else(|| script.fallback.lock().unwrap().clone());
-    match reply {
+    match script.next() {
         Some(reply) => respond(reply).await,
         None => respond(Reply::error(500, "INTERNAL", "fake: no scripted reply left")).await,
     }
-}
-
-async fn respond(reply: Reply) -> Response {
-    if let Some(delay) = reply.header_delay {
-        tokio::time::sleep(delay).await;
-    }
-    let pieces = reply.pieces;
-    let body = async_stream::stream! {
-        for piece in pieces {
-            match piece {
-                Piece::Bytes(bytes) => yield Ok(Bytes::from(bytes)),
-                Piece::Sleep(pause) => tokio::time::sleep(pause).await,
-                Piece::Wait(gate) => gate.wait().await,
-                Piece::Cut => {
-                    // Let what was written reach the client first: hyper drops unflushed data
-                    // when a body fails.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    yield Err(std::io::Error::other("fake: connection cut"));
-                    return;
-                }
-            }
-        }
-    };
-    let mut response =
-        (StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK), Body::from_stream(body))
-            .into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    for (name, value) in reply.extra_headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
 }

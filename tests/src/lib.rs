@@ -10,3 +10,5 @@ pub mod fixtures;
 pub mod gemini;
 pub mod hume;
 pub mod loopback;
+pub mod openai;
+pub mod scripted;

@@ -2,16 +2,11 @@
 //!
 //! Streaming uses `:streamGenerateContent?alt=sse` (one `GenerateContentResponse` JSON per SSE
 //! event, text as deltas, the last event carrying `finishReason`); whole replies use
-//! `:generateContent`. Around both:
-//! - retries with jittered backoff on 429/500/502/503/504 and connection failures, only before
-//!   the reply's body started (nothing of that call has reached the client), honouring the
-//!   server's `RetryInfo.retryDelay` / `Retry-After` and giving up when it asks for too long;
-//! - connect, first-byte, idle and total timeouts;
-//! - continuation: a reply that stops at the token limit is asked again with the text so far as
-//!   a `model` turn, up to `max_steps` calls, and the pieces are joined. Streamed text is held
-//!   back to the last whitespace until a call ends, so a word cut by the limit is regenerated
-//!   whole instead of reaching the client twice (what the AI SDK's `continueSteps` does);
-//! - safety blocks and other finish reasons become `AiError`s; token usage is logged per call.
+//! `:generateContent`. What is Gemini's own lives here: URLs, the `x-goog-api-key` header, the
+//! request and reply JSON, `RetryInfo` delays in error bodies, and which finish reasons are
+//! safety blocks. The mechanics every HTTP adapter shares (retries honouring the server's delay,
+//! timeouts, continuation at the token limit with held-back text, usage logs) are in
+//! `continuation`, `retry`, `policy` and `sse`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +14,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rand::Rng as _;
+use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::time::Instant;
 
-use super::{
-    AiError, FinishReason, Generated, Model, ModelEvent, ModelRequest, ModelStream, Part, Role, Usage,
-};
+use super::continuation::{self, Finish, Piece, Provider};
+pub use super::policy::Policy;
+use super::retry::ErrorDetail;
+use super::{AiError, Generated, Model, ModelRequest, ModelStream, Part, Role, Usage};
 
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -56,44 +51,6 @@ impl std::fmt::Debug for GeminiConfig {
             .field("model", &self.model)
             .field("base_url", &self.base_url)
             .finish()
-    }
-}
-
-/// Timeouts, retries and continuation bounds.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    /// To establish the connection.
-    pub connect_timeout: Duration,
-    /// From sending a streamed request to the first byte of its reply body (thinking happens
-    /// here). A whole (`generateContent`) reply is bounded by `total_timeout` alone.
-    pub first_byte_timeout: Duration,
-    /// Between two pieces of a streamed reply.
-    pub idle_timeout: Duration,
-    /// For the whole reply: every retry, wait and continuation included.
-    pub total_timeout: Duration,
-    /// Calls per step, the first included (so `max_attempts - 1` retries).
-    pub max_attempts: u32,
-    /// First backoff; doubled per retry, jittered.
-    pub backoff: Duration,
-    /// A server asking to wait longer than this is not waited for.
-    pub max_retry_delay: Duration,
-    /// Model calls per reply, continuations included.
-    pub max_steps: u32,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(5),
-            first_byte_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(30),
-            // Below the functions' 90 s Lambda timeout, so a slow reply ends with an error part.
-            total_timeout: Duration::from_secs(80),
-            max_attempts: 3,
-            backoff: Duration::from_millis(500),
-            max_retry_delay: Duration::from_secs(10),
-            max_steps: 10,
-        }
     }
 }
 
@@ -130,11 +87,7 @@ impl Gemini {
     }
 
     pub fn with_policy(config: GeminiConfig, policy: Policy) -> Self {
-        // No overall client timeout: a streamed reply may legitimately take a minute; our own
-        // first-byte, idle and total deadlines bound it instead.
-        let http =
-            reqwest::Client::builder().connect_timeout(policy.connect_timeout).build().unwrap_or_default();
-        Self { inner: Arc::new(Inner { http, config, policy }) }
+        Self { inner: Arc::new(Inner { http: policy.client(), config, policy }) }
     }
 
     /// The shared handle the routes take.
@@ -156,86 +109,6 @@ impl Gemini {
         }
     }
 
-    /// Sends one call, retrying what is worth retrying. Returns the successful response (its
-    /// headers read, its body not yet) and when the call that produced it was sent.
-    async fn send(
-        &self,
-        action: Action,
-        body: &[u8],
-        deadline: Instant,
-    ) -> Result<(reqwest::Response, Instant), AiError> {
-        let policy = &self.inner.policy;
-        let url = self.url(action);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = Instant::now();
-            let remaining = deadline.saturating_duration_since(sent);
-            if remaining.is_zero() {
-                return Err(AiError::Timeout("total"));
-            }
-            // `generateContent` sends nothing until the whole reply is ready: only the deadline
-            // bounds it. A stream must start within the first-byte timeout.
-            let (wait, what) = match action {
-                Action::Stream => bounded_wait(policy.first_byte_timeout, "first byte", deadline),
-                Action::Generate => bounded_wait(policy.total_timeout, "total", deadline),
-            };
-            let request = self
-                .inner
-                .http
-                .post(&url)
-                .header("x-goog-api-key", &self.inner.config.api_key)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-            let (error, server_delay) = match tokio::time::timeout(wait, request.send()).await {
-                Err(_) => return Err(AiError::Timeout(what)),
-                Ok(Ok(response)) if response.status().is_success() => return Ok((response, sent)),
-                Ok(Ok(response)) => {
-                    let status = response.status().as_u16();
-                    let header_delay = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| value.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    // An error body is small; do not let a stalled one eat the whole budget.
-                    let remaining =
-                        deadline.saturating_duration_since(Instant::now()).min(Duration::from_secs(5));
-                    let text = match tokio::time::timeout(remaining, response.text()).await {
-                        Ok(Ok(text)) => text,
-                        _ => String::new(),
-                    };
-                    let detail = error_detail(&text);
-                    let delay = detail.retry_delay.or(header_delay);
-                    let message = format!("{status} {}: {}", detail.status, detail.message);
-                    match status {
-                        429 => (AiError::Busy { retry_after: delay, message }, delay),
-                        500 | 502 | 503 | 504 => (AiError::Unavailable(message), delay),
-                        _ => return Err(AiError::Rejected { status, message: detail.message }),
-                    }
-                }
-                // Not reaching the provider at all is worth another try; anything else is not.
-                Ok(Err(error)) if error.is_connect() => {
-                    (AiError::Unavailable(format!("cannot connect: {}", error_chain(&error))), None)
-                }
-                Ok(Err(error)) => return Err(AiError::Unavailable(error_chain(&error))),
-            };
-            if attempt >= policy.max_attempts {
-                return Err(error);
-            }
-            let delay = server_delay.unwrap_or_else(|| backoff(policy.backoff, attempt));
-            if delay > policy.max_retry_delay || Instant::now() + delay >= deadline {
-                tracing::warn!(%error, ?delay, "not waiting that long for the model");
-                return Err(match error {
-                    AiError::Busy { message, .. } => AiError::Busy { retry_after: Some(delay), message },
-                    other => other,
-                });
-            }
-            tracing::warn!(%error, attempt, ?delay, "model call failed; retrying");
-            tokio::time::sleep(delay).await;
-        }
-    }
-
     /// The request body for one step: the conversation, plus the reply so far as a `model`
     /// turn when continuing.
     fn body(&self, request: &ModelRequest, so_far: &str) -> Result<Vec<u8>, AiError> {
@@ -247,79 +120,17 @@ impl Gemini {
             system_instruction: (!request.system.is_empty())
                 .then(|| WireContent { role: None, parts: vec![WirePart::Text { text: &request.system }] }),
             contents,
-            generation_config: request.output.as_ref().map(|output| WireGenerationConfig {
-                response_mime_type: &output.mime_type,
-                response_schema: output.schema.as_ref(),
+            generation_config: (request.output.is_some() || request.max_output_tokens.is_some()).then(|| {
+                WireGenerationConfig {
+                    max_output_tokens: request.max_output_tokens,
+                    response_mime_type: request.output.as_ref().map(|output| output.mime_type.as_str()),
+                    response_schema: request.output.as_ref().and_then(|output| output.schema.as_ref()),
+                }
             }),
         };
         serde_json::to_vec(&wire)
             .map_err(|error| AiError::Malformed(format!("encoding the request: {error}")))
     }
-
-    /// The next piece of a streamed body: `None` at its end.
-    async fn next_chunk(
-        &self,
-        response: &mut reqwest::Response,
-        wait: Duration,
-        what: &'static str,
-        deadline: Instant,
-    ) -> Result<Option<Vec<u8>>, AiError> {
-        let (wait, what) = bounded_wait(wait, what, deadline);
-        match tokio::time::timeout(wait, response.chunk()).await {
-            Err(_) => Err(AiError::Timeout(what)),
-            Ok(Ok(chunk)) => Ok(chunk.map(|bytes| bytes.to_vec())),
-            Ok(Err(error)) => Err(AiError::Interrupted(error_chain(&error))),
-        }
-    }
-
-    fn log_call(&self, step: u32, finish: Option<&str>, usage: Usage) {
-        tracing::info!(
-            model = %self.inner.config.model,
-            step,
-            finish_reason = finish.unwrap_or("-"),
-            prompt_tokens = usage.prompt_tokens,
-            output_tokens = usage.output_tokens,
-            thoughts_tokens = usage.thoughts_tokens,
-            total_tokens = usage.total_tokens,
-            "model call"
-        );
-    }
-
-    fn log_reply(&self, steps: u32, usage: Usage) {
-        tracing::info!(
-            model = %self.inner.config.model,
-            steps,
-            prompt_tokens = usage.prompt_tokens,
-            output_tokens = usage.output_tokens,
-            thoughts_tokens = usage.thoughts_tokens,
-            total_tokens = usage.total_tokens,
-            "model reply complete"
-        );
-    }
-}
-
-/// A phase's wait, cut to what is left before the deadline (and then named after it).
-fn bounded_wait(wait: Duration, what: &'static str, deadline: Instant) -> (Duration, &'static str) {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if wait < remaining { (wait, what) } else { (remaining, "total") }
-}
-
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let ceiling = base.saturating_mul(1 << (attempt.saturating_sub(1)).min(10));
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(2);
-    Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
-}
-
-/// The error and its causes on one line (reqwest hides the useful part in `source`).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[async_trait]
@@ -329,155 +140,52 @@ impl Model for Gemini {
     }
 
     fn stream(&self, request: ModelRequest) -> ModelStream {
-        let gemini = self.clone();
-        Box::pin(async_stream::try_stream! {
-            let policy = gemini.inner.policy.clone();
-            let deadline = Instant::now() + policy.total_timeout;
-            // Everything the client has been sent, across calls.
-            let mut emitted = String::new();
-            let mut usage = Usage::default();
-            let mut step = 0;
-            loop {
-                step += 1;
-                let body = gemini.body(&request, &emitted)?;
-                let (mut response, sent) = gemini.send(Action::Stream, &body, deadline).await?;
-                let mut decoder = SseDecoder::default();
-                // Text after the call's last whitespace, released when the call ends.
-                let mut held = String::new();
-                let mut released_any = false;
-                let mut finish: Option<String> = None;
-                let mut call_usage = Usage::default();
-                let mut first = true;
-                loop {
-                    let (wait, what) = if first {
-                        (policy.first_byte_timeout.saturating_sub(sent.elapsed()), "first byte")
-                    } else {
-                        (policy.idle_timeout, "idle")
-                    };
-                    first = false;
-                    let chunk = gemini.next_chunk(&mut response, wait, what, deadline).await?;
-                    let events = match &chunk {
-                        Some(bytes) => decoder.push(bytes),
-                        None => decoder.finish(),
-                    };
-                    for data in events {
-                        let piece = match parse_response(data.as_bytes()) {
-                            // Half an event at the very end: the stream was cut, not garbled.
-                            Err(AiError::Malformed(error)) if chunk.is_none() => {
-                                Err(AiError::Interrupted(format!("the stream ended inside an event ({error})")))
-                            }
-                            other => other,
-                        }?;
-                        if let Some(usage) = piece.usage {
-                            // Cumulative within a call: the last one counts.
-                            call_usage = usage;
-                        }
-                        for text in piece.texts {
-                            held.push_str(&text);
-                            if let Some(ready) = take_through_last_whitespace(&mut held) {
-                                emitted.push_str(&ready);
-                                released_any = true;
-                                yield ModelEvent::Text(ready);
-                            }
-                        }
-                        if piece.finish.is_some() {
-                            finish = piece.finish;
-                        }
-                    }
-                    if chunk.is_none() {
-                        break;
-                    }
-                }
-                gemini.log_call(step, finish.as_deref(), call_usage);
-                usage.add(call_usage);
-                match finish.as_deref().map(classify_finish) {
-                    None => Err(AiError::Interrupted("the stream ended before a finish reason".into()))?,
-                    Some(Finish::Stop) => {
-                        if !held.is_empty() {
-                            emitted.push_str(&held);
-                            yield ModelEvent::Text(std::mem::take(&mut held));
-                        }
-                        if emitted.trim().is_empty() {
-                            Err(AiError::Empty)?;
-                        }
-                        gemini.log_reply(step, usage);
-                        yield ModelEvent::StepFinish { reason: FinishReason::Stop, continued: false };
-                        break;
-                    }
-                    Some(Finish::MaxTokens) => {
-                        if step >= policy.max_steps {
-                            Err(AiError::Truncated(step))?;
-                        }
-                        // A call without any whitespace keeps its text, so the next one moves on.
-                        if !released_any && !held.is_empty() {
-                            emitted.push_str(&held);
-                            yield ModelEvent::Text(std::mem::take(&mut held));
-                        }
-                        yield ModelEvent::StepFinish { reason: FinishReason::Length, continued: true };
-                    }
-                    Some(Finish::Blocked(reason)) => Err(AiError::Blocked(reason))?,
-                    Some(Finish::Other(reason)) => Err(AiError::Unfinished(reason))?,
-                }
-            }
-        })
+        continuation::stream(self.clone(), request)
     }
 
     async fn generate(&self, request: ModelRequest) -> Result<Generated, AiError> {
-        let policy = &self.inner.policy;
-        let deadline = Instant::now() + policy.total_timeout;
-        let mut text = String::new();
-        let mut usage = Usage::default();
-        for step in 1..=policy.max_steps {
-            let body = self.body(&request, &text)?;
-            let (response, _) = self.send(Action::Generate, &body, deadline).await?;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let bytes = match tokio::time::timeout(remaining, response.bytes()).await {
-                Err(_) => return Err(AiError::Timeout("total")),
-                Ok(Err(error)) => return Err(AiError::Interrupted(error_chain(&error))),
-                Ok(Ok(bytes)) => bytes,
-            };
-            let reply = parse_response(&bytes)?;
-            let call_usage = reply.usage.unwrap_or_default();
-            self.log_call(step, reply.finish.as_deref(), call_usage);
-            usage.add(call_usage);
-            let mut piece: String = reply.texts.concat();
-            match reply.finish.as_deref().map(classify_finish) {
-                None => return Err(AiError::Malformed("the reply has no finish reason".into())),
-                Some(Finish::Stop) => {
-                    text.push_str(&piece);
-                    if text.trim().is_empty() {
-                        return Err(AiError::Empty);
-                    }
-                    self.log_reply(step, usage);
-                    return Ok(Generated { text, usage, steps: step });
-                }
-                Some(Finish::MaxTokens) => {
-                    // As when streaming: a word cut by the limit is regenerated whole.
-                    let cut = take_through_last_whitespace(&mut piece).unwrap_or_default();
-                    text.push_str(if cut.is_empty() { &piece } else { &cut });
-                }
-                Some(Finish::Blocked(reason)) => return Err(AiError::Blocked(reason)),
-                Some(Finish::Other(reason)) => return Err(AiError::Unfinished(reason)),
-            }
-        }
-        Err(AiError::Truncated(policy.max_steps))
+        continuation::generate(self, request).await
     }
 }
 
-/// Moves `held` up to and including its last whitespace out; `None` when it has none.
-fn take_through_last_whitespace(held: &mut String) -> Option<String> {
-    let (index, ch) = held.char_indices().rev().find(|(_, ch)| ch.is_whitespace())?;
-    let rest = held.split_off(index + ch.len_utf8());
-    Some(std::mem::replace(held, rest))
-}
+impl Provider for Gemini {
+    fn model(&self) -> &str {
+        &self.inner.config.model
+    }
 
-/// How a call ended, in our terms.
-#[derive(Debug, PartialEq, Eq)]
-enum Finish {
-    Stop,
-    MaxTokens,
-    Blocked(String),
-    Other(String),
+    fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    fn request(&self, streamed: bool, body: Vec<u8>) -> reqwest::RequestBuilder {
+        let action = if streamed { Action::Stream } else { Action::Generate };
+        self.inner
+            .http
+            .post(self.url(action))
+            .header("x-goog-api-key", &self.inner.config.api_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    fn encode(&self, request: &ModelRequest, so_far: &str, _streamed: bool) -> Result<Vec<u8>, AiError> {
+        self.body(request, so_far)
+    }
+
+    fn read_error(&self, _headers: &HeaderMap, body: &str) -> ErrorDetail {
+        error_detail(body)
+    }
+
+    fn parse_event(&self, data: &str) -> Result<Piece, AiError> {
+        parse_response(data.as_bytes())
+    }
+
+    fn parse_reply(&self, body: &[u8]) -> Result<Piece, AiError> {
+        parse_response(body)
+    }
+
+    fn finish(&self, reason: &str) -> Finish {
+        classify_finish(reason)
+    }
 }
 
 fn classify_finish(reason: &str) -> Finish {
@@ -495,14 +203,6 @@ fn classify_finish(reason: &str) -> Finish {
         // LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, unspecified and whatever comes next.
         other => Finish::Other(other.to_owned()),
     }
-}
-
-/// What one response (or one SSE event) says.
-#[derive(Debug, Default, PartialEq)]
-struct Piece {
-    texts: Vec<String>,
-    finish: Option<String>,
-    usage: Option<Usage>,
 }
 
 fn parse_response(bytes: &[u8]) -> Result<Piece, AiError> {
@@ -537,15 +237,7 @@ fn parse_response(bytes: &[u8]) -> Result<Piece, AiError> {
         .filter_map(|part| part.text)
         .filter(|text| !text.is_empty())
         .collect();
-    Ok(Piece { texts, finish: candidate.finish_reason, usage })
-}
-
-/// What a provider error body tells us.
-#[derive(Debug, Default, PartialEq)]
-struct ErrorDetail {
-    status: String,
-    message: String,
-    retry_delay: Option<Duration>,
+    Ok(Piece { texts, finish: candidate.finish_reason, usage, end: false })
 }
 
 /// Reads a google.rpc.Status error body; anything else leaves the fields empty.
@@ -613,7 +305,10 @@ struct WireBlob<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireGenerationConfig<'a> {
-    response_mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_schema: Option<&'a Value>,
 }
@@ -690,117 +385,9 @@ struct WireError {
     details: Vec<Value>,
 }
 
-/// Server-sent events, decoded incrementally: bytes go in as they arrive (an event may be split
-/// anywhere, even inside a UTF-8 character or a `\r\n`), complete events' `data` come out.
-/// Lines end with `\n`, `\r\n` or `\r`; a blank line ends an event; comments and other fields are
-/// ignored.
-#[derive(Debug, Default)]
-pub struct SseDecoder {
-    buffer: Vec<u8>,
-    data: Vec<String>,
-}
-
-impl SseDecoder {
-    /// Feeds bytes; returns the data of every event they completed.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.buffer.extend_from_slice(bytes);
-        let mut events = Vec::new();
-        let mut start = 0;
-        while let Some(offset) = self.buffer[start..].iter().position(|b| *b == b'\n' || *b == b'\r') {
-            let end = start + offset;
-            let terminator = if self.buffer[end] == b'\r' {
-                match self.buffer.get(end + 1) {
-                    // A `\r` at the end of what we have may be half of a `\r\n`: wait for more.
-                    None => break,
-                    Some(b'\n') => 2,
-                    Some(_) => 1,
-                }
-            } else {
-                1
-            };
-            let line = String::from_utf8_lossy(&self.buffer[start..end]).into_owned();
-            start = end + terminator;
-            self.line(&line, &mut events);
-        }
-        self.buffer.drain(..start);
-        events
-    }
-
-    /// The stream ended: an event whose blank line never came is still delivered (the caller
-    /// finds out whether it is complete JSON).
-    pub fn finish(&mut self) -> Vec<String> {
-        let mut events = Vec::new();
-        let rest = std::mem::take(&mut self.buffer);
-        let rest = String::from_utf8_lossy(&rest);
-        let rest = rest.trim_end_matches(['\r', '\n']);
-        if !rest.is_empty() {
-            self.line(rest, &mut events);
-        }
-        self.line("", &mut events);
-        events
-    }
-
-    fn line(&mut self, line: &str, events: &mut Vec<String>) {
-        if line.is_empty() {
-            if !self.data.is_empty() {
-                events.push(std::mem::take(&mut self.data).join("\n"));
-            }
-        } else if let Some(value) = line.strip_prefix("data:") {
-            self.data.push(value.strip_prefix(' ').unwrap_or(value).to_owned());
-        }
-        // `event:`, `id:`, `retry:` and `:comments` carry nothing Gemini uses.
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_events_split_anywhere_with_either_separator() {
-        let stream = "data: {\"a\":1}\n\ndata: {\"b\":\"é\"}\r\n\r\n: comment\r\ndata: x\r\ndata: y\r\r";
-        let bytes = stream.as_bytes();
-        let mut decoder = SseDecoder::default();
-        let mut whole = decoder.push(bytes);
-        // The final `\r` may be half of a `\r\n` until the stream ends.
-        assert_eq!(whole, ["{\"a\":1}", "{\"b\":\"é\"}"]);
-        whole.extend(decoder.finish());
-        assert_eq!(whole, ["{\"a\":1}", "{\"b\":\"é\"}", "x\ny"]);
-        // Every split point, including inside the two-byte é and between \r and \n.
-        for split in 0..bytes.len() {
-            let mut decoder = SseDecoder::default();
-            let mut events = decoder.push(&bytes[..split]);
-            events.extend(decoder.push(&bytes[split..]));
-            events.extend(decoder.finish());
-            assert_eq!(events, whole, "split at {split}");
-        }
-        // One byte at a time.
-        let mut decoder = SseDecoder::default();
-        let mut events = Vec::new();
-        for byte in bytes {
-            events.extend(decoder.push(std::slice::from_ref(byte)));
-        }
-        events.extend(decoder.finish());
-        assert_eq!(events, whole);
-    }
-
-    #[test]
-    fn sse_last_event_without_blank_line_is_delivered_at_the_end() {
-        let mut decoder = SseDecoder::default();
-        assert!(decoder.push(b"data: {\"done\":true}").is_empty());
-        assert_eq!(decoder.finish(), ["{\"done\":true}"]);
-        assert!(SseDecoder::default().finish().is_empty());
-    }
-
-    #[test]
-    fn held_text_is_released_through_the_last_whitespace() {
-        let mut held = "Explain the borrow che".to_owned();
-        assert_eq!(take_through_last_whitespace(&mut held).as_deref(), Some("Explain the borrow "));
-        assert_eq!(held, "che");
-        assert_eq!(take_through_last_whitespace(&mut held), None);
-        let mut held = "a\u{3000}b".to_owned();
-        assert_eq!(take_through_last_whitespace(&mut held).as_deref(), Some("a\u{3000}"));
-    }
 
     #[test]
     fn responses_errors_and_retry_delays() {
@@ -865,6 +452,7 @@ mod tests {
                 schema: Some(serde_json::json!({"type": "OBJECT"})),
             }),
             brief: None,
+            max_output_tokens: None,
         };
         let body: Value = serde_json::from_slice(&gemini.body(&request, "So far ").unwrap()).unwrap();
         assert_eq!(
@@ -879,5 +467,17 @@ mod tests {
                 "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": "OBJECT"}},
             })
         );
+    }
+
+    #[test]
+    fn an_output_cap_goes_in_the_generation_config() {
+        let gemini = Gemini::new(GeminiConfig::new("k"));
+        let capped = ModelRequest {
+            turns: vec![super::super::Turn::user("easy")],
+            max_output_tokens: Some(512),
+            ..ModelRequest::default()
+        };
+        let body: Value = serde_json::from_slice(&gemini.body(&capped, "").unwrap()).unwrap();
+        assert_eq!(body["generationConfig"], serde_json::json!({"maxOutputTokens": 512}));
     }
 }

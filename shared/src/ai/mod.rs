@@ -1,12 +1,19 @@
 //! The model port: what the AI routes ask of a language model, independent of the provider and
 //! of any resource. A request is a system instruction plus alternating user/model turns
 //! (optionally files and a response schema) and the same ask as a neutral `brief`; a reply is
-//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`).
-//! Each resource writes its own prompts; `prompt` has the quoting they share.
+//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`) and
+//! OpenAI-compatible Chat Completions (`openai`: OpenAI, Ollama, llama.cpp, vLLM, LM Studio),
+//! sharing their HTTP mechanics (`continuation`, `retry`, `policy`, `sse`). Each resource writes
+//! its own prompts; `prompt` has the quoting they share.
 
 pub mod brief;
+mod continuation;
 pub mod gemini;
+pub mod openai;
+pub mod policy;
 pub mod prompt;
+mod retry;
+pub mod sse;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +85,9 @@ pub struct ModelRequest {
     pub output: Option<Output>,
     /// The same request in neutral, structured terms (for engines that do not read prose).
     pub brief: Option<brief::Brief>,
+    /// A cap on the reply's tokens per model call; `None` leaves the provider's default. A reply
+    /// that reaches it is continued like one that reaches the provider's own limit.
+    pub max_output_tokens: Option<u32>,
 }
 
 /// Why one model call stopped.
@@ -156,6 +166,12 @@ pub trait Model: Send + Sync + 'static {
     /// The model's name, recorded with what it produced (e.g. `gemini-2.5-flash`).
     fn name(&self) -> String {
         "unknown".into()
+    }
+
+    /// Whether the model reads `Part::File`s. One that does not fails a request carrying one
+    /// (`AiError::Rejected`, before anything is sent), so a route gives it the file's text.
+    fn reads_files(&self) -> bool {
+        true
     }
 }
 

@@ -28,6 +28,7 @@ pub fn feedback_request(user_name: &str, job: &JobInfo, transcript: &[Transcript
         turns: vec![Turn::user(text)],
         output: None,
         brief: Some(Brief::Interview(brief)),
+        max_output_tokens: None,
     }
 }
 

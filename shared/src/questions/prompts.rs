@@ -24,7 +24,13 @@ pub fn question_request(job: &JobInfo, previous: &[Question], difficulty: Diffic
         previous: previous.iter().map(|question| question.text.clone()).collect(),
         job,
     };
-    ModelRequest { system: question_system(&brief), turns, output: None, brief: Some(Brief::Question(brief)) }
+    ModelRequest {
+        system: question_system(&brief),
+        turns,
+        output: None,
+        brief: Some(Brief::Question(brief)),
+        max_output_tokens: None,
+    }
 }
 
 fn question_system(brief: &QuestionBrief) -> String {
@@ -65,6 +71,7 @@ pub fn feedback_request(question: &str, answer: &str) -> ModelRequest {
             key_points: Vec::new(),
             answer: answer.to_owned(),
         })),
+        max_output_tokens: None,
     }
 }
 

@@ -24,6 +24,7 @@ pub fn resume_request(job: &JobInfo, resume: Part, format: &str, text: Option<St
         turns: vec![Turn { role: Role::User, parts: vec![resume] }],
         output: Some(Output { mime_type: "application/json".into(), schema: Some(analysis_schema()) }),
         brief: Some(Brief::Resume(brief)),
+        max_output_tokens: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn request() -> ModelRequest {
         turns: vec![Turn::user("easy"), Turn::model("What is a closure?"), Turn::user("hard")],
         output: None,
         brief: None,
+        max_output_tokens: None,
     }
 }
 

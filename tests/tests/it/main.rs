@@ -6,6 +6,7 @@ mod gemini;
 mod interviews;
 mod job_infos;
 mod me;
+mod openai;
 mod protect;
 mod questions;
 mod resumes;
