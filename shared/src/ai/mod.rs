@@ -118,6 +118,9 @@ pub enum ModelEvent {
     /// One model call ended; `continued` when the reply stopped at the token limit and the next
     /// call carries on from the text so far.
     StepFinish { reason: FinishReason, continued: bool },
+    /// What a complete answer to the reply covers, when the reply is a question and the model
+    /// says so (the offline engine does): kept with the question to grade answers against.
+    KeyPoints(Vec<String>),
 }
 
 /// Tokens spent, summed over every call of one reply (absent counts are 0).

@@ -16,6 +16,42 @@ pub fn job_lines(job: &JobBrief, quote: impl Fn(&str) -> String) -> String {
     lines
 }
 
+/// How many of `items`, counted from the end, fit in `budget` by `size`: a prompt's context is
+/// bounded whatever the plan, keeping the most recent.
+pub fn latest_within<T>(items: &[T], budget: usize, size: impl Fn(&T) -> usize) -> &[T] {
+    let mut used = 0;
+    let kept = items
+        .iter()
+        .rev()
+        .take_while(|item| {
+            used += size(item);
+            used <= budget
+        })
+        .count();
+    &items[items.len() - kept..]
+}
+
+/// How many of `items`, counted from the start, fit in `budget` by `size`.
+pub fn earliest_within<T>(items: &[T], budget: usize, size: impl Fn(&T) -> usize) -> &[T] {
+    let mut used = 0;
+    let kept = items
+        .iter()
+        .take_while(|item| {
+            used += size(item);
+            used <= budget
+        })
+        .count();
+    &items[..kept]
+}
+
+/// At most `max` characters of `text` (a prefix).
+pub fn at_most(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 /// `text` in a fenced block whose fence is longer than any backtick run inside it.
 pub fn fenced(text: &str) -> String {
     let fence = "`".repeat(longest_backtick_run(text).max(2) + 1);
@@ -42,6 +78,16 @@ mod tests {
         assert_eq!(fenced("x ```y``` z"), "````\nx ```y``` z\n````");
         assert_eq!(inline_code("senior"), "`senior`");
         assert_eq!(inline_code("a`b"), "``a`b``");
+    }
+
+    #[test]
+    fn budgets_keep_the_newest_or_the_oldest() {
+        let items = ["aaaa", "bb", "cc", "dddd"];
+        assert_eq!(latest_within(&items, 6, |item| item.len()), ["cc", "dddd"]);
+        assert_eq!(earliest_within(&items, 7, |item| item.len()), ["aaaa", "bb"]);
+        assert!(latest_within(&items, 3, |item| item.len()).is_empty());
+        assert_eq!(at_most("naïve", 3), "naï");
+        assert_eq!(at_most("ab", 3), "ab");
     }
 
     #[test]

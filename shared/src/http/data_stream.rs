@@ -89,7 +89,16 @@ pub struct ReplyParts {
     message_id: String,
     in_step: bool,
     text: String,
+    key_points: Vec<String>,
     complete: bool,
+}
+
+/// A reply the model finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finished {
+    pub text: String,
+    /// What a complete answer covers, when the reply is a question and the model said.
+    pub key_points: Vec<String>,
 }
 
 impl Default for ReplyParts {
@@ -104,12 +113,18 @@ impl ReplyParts {
             message_id: format!("msg-{}", uuid::Uuid::now_v7().simple()),
             in_step: false,
             text: String::new(),
+            key_points: Vec::new(),
             complete: false,
         }
     }
 
     /// The parts for one event.
     pub fn on_event(&mut self, event: ModelEvent) -> Vec<StreamPart> {
+        if let ModelEvent::KeyPoints(points) = event {
+            // Not for the client's eyes before it answers: kept for storing, never sent.
+            self.key_points = points;
+            return Vec::new();
+        }
         let mut parts = Vec::with_capacity(3);
         if !self.in_step {
             self.in_step = true;
@@ -128,6 +143,7 @@ impl ReplyParts {
                     parts.push(StreamPart::Finish { reason });
                 }
             }
+            ModelEvent::KeyPoints(_) => {}
         }
         parts
     }
@@ -150,7 +166,7 @@ pub fn model_reply(events: ModelStream) -> impl Stream<Item = StreamPart> + Send
 }
 
 /// Like `model_reply`, then the parts `then` makes of the outcome before the stream closes: the
-/// whole text when the reply is complete (to store it, say), or the error after its error part
+/// finished reply when it is complete (to store it, say), or the error after its error part
 /// (to give back what the generation held). Either way `then` runs before the body ends, so a
 /// Lambda is not frozen before it finished.
 pub fn model_reply_then<F, Fut>(
@@ -158,7 +174,7 @@ pub fn model_reply_then<F, Fut>(
     then: F,
 ) -> impl Stream<Item = StreamPart> + Send + 'static
 where
-    F: FnOnce(Result<String, AiError>) -> Fut + Send + 'static,
+    F: FnOnce(Result<Finished, AiError>) -> Fut + Send + 'static,
     Fut: Future<Output = Vec<StreamPart>> + Send,
 {
     async_stream::stream! {
@@ -186,7 +202,7 @@ where
                 yield StreamPart::Error(error.public_message());
                 Err(error)
             }
-            None => Ok(reply.text),
+            None => Ok(Finished { text: reply.text, key_points: reply.key_points }),
         };
         for part in then(outcome).await {
             yield part;
@@ -216,6 +232,7 @@ where
                     yield Ok(piece);
                 }
                 Ok(ModelEvent::StepFinish { continued, .. }) => complete = !continued,
+                Ok(ModelEvent::KeyPoints(_)) => {}
                 Err(error) => {
                     tracing::warn!(%error, "model reply failed");
                     yield Err(error);

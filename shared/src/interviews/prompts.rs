@@ -2,14 +2,21 @@
 //! feedback in seven rated categories from the transcript and the interviewee's emotion cues.
 
 use crate::ai::brief::{Brief, InterviewBrief, TranscriptLine};
-use crate::ai::prompt::job_lines;
+use crate::ai::prompt::{earliest_within, job_lines};
 use crate::ai::{ModelRequest, Turn};
 use crate::hume::TranscriptMessage;
 use crate::job_infos::JobInfo;
 
+/// The most the feedback may spend: seven rated sections and room to think.
+pub const MAX_OUTPUT_TOKENS: u32 = 8_192;
+/// The transcript a prompt carries, in characters of its messages (the earliest first: about an
+/// hour of conversation).
+pub const MAX_TRANSCRIPT_CHARS: usize = 60_000;
+
 /// The feedback request: the interviewee, the job and the transcript format in the system
 /// instruction; the transcript JSON as the user's message.
 pub fn feedback_request(user_name: &str, job: &JobInfo, transcript: &[TranscriptMessage]) -> ModelRequest {
+    let transcript = earliest_within(transcript, MAX_TRANSCRIPT_CHARS, |message| message.text.len());
     let text = serde_json::to_string(transcript).unwrap_or_else(|_| "[]".into());
     let brief = InterviewBrief {
         job: job.brief(),
@@ -28,7 +35,7 @@ pub fn feedback_request(user_name: &str, job: &JobInfo, transcript: &[Transcript
         turns: vec![Turn::user(text)],
         output: None,
         brief: Some(Brief::Interview(brief)),
-        max_output_tokens: None,
+        max_output_tokens: Some(MAX_OUTPUT_TOKENS),
     }
 }
 

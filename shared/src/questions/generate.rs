@@ -94,9 +94,14 @@ async fn generate_question(
         }
     };
     let difficulty = body.prompt;
+    let model_name = model.name();
     let parts = data_stream::model_reply_then(model.stream(request), move |outcome| async move {
         match outcome {
-            Ok(text) => store_generated(table, user_id, job, text, difficulty, reservation).await,
+            Ok(reply) => {
+                let question =
+                    Question { model: Some(model_name), ..Question::new(job.id, reply.text, difficulty) };
+                store_generated(table, user_id, question, reply.key_points, reservation).await
+            }
             Err(_) => {
                 reservation.release().await;
                 Vec::new()
@@ -123,21 +128,20 @@ async fn question_request(
 async fn store_generated(
     table: SharedTable,
     user_id: String,
-    job: JobInfo,
-    text: String,
-    difficulty: Difficulty,
+    question: Question,
+    key_points: Vec<String>,
     reservation: Reservation,
 ) -> Vec<StreamPart> {
-    if text.chars().count() > MAX_QUESTION_TEXT {
-        tracing::warn!(chars = text.chars().count(), "generated question too long to store");
+    let chars = question.text.chars().count();
+    if chars > MAX_QUESTION_TEXT {
+        tracing::warn!(chars, "generated question too long to store");
         reservation.release().await;
         return vec![StreamPart::Error("The AI model's answer was too long; try again".into())];
     }
-    let question = Question::new(job.id, text, difficulty);
-    match super::insert(table.as_ref(), &user_id, &question).await {
+    match super::insert(table.as_ref(), &user_id, &question, &key_points).await {
         Ok(()) => {
             reservation.commit();
-            tracing::info!(question_id = %question.id, job_info_id = %job.id, "question stored");
+            tracing::info!(question_id = %question.id, job_info_id = %question.job_info_id, "question stored");
             vec![StreamPart::Data(json!([{ "questionId": question.id }]))]
         }
         Err(DomainError::Storage(error)) => {
@@ -163,10 +167,11 @@ async fn generate_feedback(
         return Err(PlainError::bad_request(FEEDBACK_ERROR));
     }
     let model = plain::model_or_unavailable(state.model.as_ref())?;
-    let question =
-        super::get_owned(state.table.as_ref(), &session.user_id, plain::owned_id(&body.question_id)?).await?;
+    let question_id = plain::owned_id(&body.question_id)?;
+    let (question, key_points) =
+        super::get_for_grading(state.table.as_ref(), &session.user_id, question_id).await?;
     let lease =
         lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
-    let request = prompts::feedback_request(&question.text, answer);
+    let request = prompts::feedback_request(&question.text, &key_points, answer);
     Ok(data_stream::response(lease::hold_while(data_stream::model_reply(model.stream(request)), lease)))
 }

@@ -54,6 +54,10 @@ pub struct Question {
     /// Markdown, as the model wrote it.
     pub text: String,
     pub difficulty: Difficulty,
+    /// The model that wrote it (`darasa-offline-1` for the offline engine); absent on questions
+    /// stored before models were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -70,6 +74,7 @@ impl Question {
             job_info_id,
             text,
             difficulty,
+            model: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -90,6 +95,22 @@ pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Op
 /// Like `find`, but a missing question is `Missing::Question`.
 pub async fn get_owned(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Question> {
     find(table, user_id, id).await?.ok_or(DomainError::NotFound(Missing::Question))
+}
+
+/// The caller's question with the key points a complete answer covers (stored beside it when
+/// the model gave them; never shown before an answer is graded).
+pub async fn get_for_grading(
+    table: &dyn Table,
+    user_id: &str,
+    id: Uuid,
+) -> DomainResult<(Question, Vec<String>)> {
+    let item = table.get(&key(user_id, id)).await?.ok_or(DomainError::NotFound(Missing::Question))?;
+    let key_points = store::key_points(&item);
+    let question: Question = crate::store::from_item(item)?;
+    job_infos::get_owned(table, user_id, question.job_info_id)
+        .await
+        .map_err(|_| DomainError::NotFound(Missing::Question))?;
+    Ok((question, key_points))
 }
 
 /// One page of a job's questions, oldest first.
@@ -118,9 +139,15 @@ pub async fn recent(
     Ok(questions)
 }
 
-/// Stores `question`, whose quota unit was reserved already, while its job still accepts it.
-pub async fn insert(table: &dyn Table, user_id: &str, question: &Question) -> DomainResult<()> {
-    let item = store::to_item(user_id, question)?;
+/// Stores `question` with the key points an answer should cover, its quota unit reserved
+/// already, while its job still accepts it.
+pub async fn insert(
+    table: &dyn Table,
+    user_id: &str,
+    question: &Question,
+    key_points: &[String],
+) -> DomainResult<()> {
+    let item = store::to_item(user_id, question, key_points)?;
     let transaction = Transaction::new()
         .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
         .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
@@ -140,7 +167,7 @@ pub async fn insert_counted(
     question: &Question,
     limit: Option<u64>,
 ) -> DomainResult<()> {
-    let item = store::to_item(user_id, question)?;
+    let item = store::to_item(user_id, question, &[])?;
     let transaction = Transaction::new()
         .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
         .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));

@@ -4,14 +4,23 @@
 
 use super::{Difficulty, Question};
 use crate::ai::brief::{Brief, GradeBrief, QuestionBrief};
-use crate::ai::prompt::{fenced, inline_code, job_lines};
+use crate::ai::prompt::{fenced, inline_code, job_lines, latest_within};
 use crate::ai::{ModelRequest, Turn};
 use crate::job_infos::JobInfo;
+
+/// The most a reply may spend: a question is a few hundred words; the rest is room for a thinking
+/// model's reasoning.
+pub const QUESTION_MAX_OUTPUT_TOKENS: u32 = 4_096;
+/// Feedback is a grade, comments and a complete answer.
+pub const FEEDBACK_MAX_OUTPUT_TOKENS: u32 = 8_192;
+/// The previous questions a prompt carries, in characters (the most recent first).
+pub const MAX_HISTORY_CHARS: usize = 40_000;
 
 /// The request for a new question: the job in the system instruction, each previous question of
 /// the job as a (difficulty, question) pair of turns so the model does not repeat itself, then
 /// the requested difficulty.
 pub fn question_request(job: &JobInfo, previous: &[Question], difficulty: Difficulty) -> ModelRequest {
+    let previous = latest_within(previous, MAX_HISTORY_CHARS, |question| question.text.len());
     let mut turns = Vec::with_capacity(previous.len() * 2 + 1);
     for question in previous {
         turns.push(Turn::user(question.difficulty.as_str()));
@@ -29,7 +38,7 @@ pub fn question_request(job: &JobInfo, previous: &[Question], difficulty: Diffic
         turns,
         output: None,
         brief: Some(Brief::Question(brief)),
-        max_output_tokens: None,
+        max_output_tokens: Some(QUESTION_MAX_OUTPUT_TOKENS),
     }
 }
 
@@ -59,28 +68,35 @@ fn question_system(brief: &QuestionBrief) -> String {
     )
 }
 
-/// The request for feedback: the question in the system instruction, the candidate's answer as
-/// the user's message.
-pub fn feedback_request(question: &str, answer: &str) -> ModelRequest {
+/// The request for feedback: the question (and, when known, the points a complete answer
+/// covers) in the system instruction, the candidate's answer as the user's message.
+pub fn feedback_request(question: &str, key_points: &[String], answer: &str) -> ModelRequest {
     ModelRequest {
-        system: feedback_system(question),
+        system: feedback_system(question, key_points),
         turns: vec![Turn::user(answer)],
         output: None,
         brief: Some(Brief::Grade(GradeBrief {
             question: question.to_owned(),
-            key_points: Vec::new(),
+            key_points: key_points.to_vec(),
             answer: answer.to_owned(),
         })),
-        max_output_tokens: None,
+        max_output_tokens: Some(FEEDBACK_MAX_OUTPUT_TOKENS),
     }
 }
 
-fn feedback_system(question: &str) -> String {
+fn feedback_system(question: &str, key_points: &[String]) -> String {
+    let key_points = if key_points.is_empty() {
+        String::new()
+    } else {
+        let points: String = key_points.iter().map(|point| format!("- {point}\n")).collect();
+        format!("\nA complete answer covers these points:\n{points}")
+    };
     format!(
         "You are an experienced technical interviewer. A candidate practising for an interview \
          answered this question:\n\
          \n\
          {question}\n\
+         {key_points}\
          \n\
          The user's message is the candidate's answer. Grade it from 1 to 10:\n\
          - 10: complete and correct;\n\
@@ -121,6 +137,7 @@ mod tests {
             job_info_id: uuid::Uuid::now_v7(),
             text: "What is ownership?".into(),
             difficulty: Difficulty::Easy,
+            model: None,
             created_at: at,
             updated_at: at,
             version: 1,
@@ -145,7 +162,7 @@ mod tests {
 
     #[test]
     fn feedback_prompt_asks_for_the_original_shape() {
-        let request = feedback_request("Explain `Send`.", "It marks thread-safe types");
+        let request = feedback_request("Explain `Send`.", &[], "It marks thread-safe types");
         assert!(request.system.contains("```\nExplain `Send`.\n```"));
         assert!(request.system.contains("## Feedback (Rating: <grade>/10)"));
         assert!(request.system.contains("\n---\n## Correct Answer\n"));

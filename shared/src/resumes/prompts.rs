@@ -4,18 +4,24 @@
 
 use super::analysis::analysis_schema;
 use crate::ai::brief::{Brief, ResumeBrief};
-use crate::ai::prompt::{fenced, inline_code, job_lines};
+use crate::ai::prompt::{at_most, fenced, inline_code, job_lines};
 use crate::ai::{ModelRequest, Output, Part, Role, Turn};
 use crate::job_infos::JobInfo;
+
+/// The most the analysis may spend: five categories of feedback as JSON and room to think.
+pub const MAX_OUTPUT_TOKENS: u32 = 8_192;
+/// The resume text a prompt carries, in characters: several times a long resume.
+pub const MAX_RESUME_CHARS: usize = 60_000;
 
 /// The request: the job and the rules in the system instruction; the resume as the user's
 /// message, either a file the model reads inline (PDF, text) or the text we extracted (DOCX).
 /// `text` is the resume's text where it is known, for the brief.
 pub fn resume_request(job: &JobInfo, resume: Part, format: &str, text: Option<String>) -> ModelRequest {
     let resume = match resume {
-        Part::Text(text) => {
-            Part::Text(format!("My resume (the text of my Word document):\n{}", fenced(&text)))
-        }
+        Part::Text(text) => Part::Text(format!(
+            "My resume (the text of my Word document):\n{}",
+            fenced(at_most(&text, MAX_RESUME_CHARS))
+        )),
         file @ Part::File { .. } => file,
     };
     let brief = ResumeBrief { job: job.brief(), text: text.unwrap_or_default(), format: format.to_owned() };
@@ -24,7 +30,7 @@ pub fn resume_request(job: &JobInfo, resume: Part, format: &str, text: Option<St
         turns: vec![Turn { role: Role::User, parts: vec![resume] }],
         output: Some(Output { mime_type: "application/json".into(), schema: Some(analysis_schema()) }),
         brief: Some(Brief::Resume(brief)),
-        max_output_tokens: None,
+        max_output_tokens: Some(MAX_OUTPUT_TOKENS),
     }
 }
 
