@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::ai::gemini::{DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiConfig};
+use crate::ai::openai::{self, OpenAiConfig};
 use crate::auth::{AuthConfig, KeySource};
 use crate::protect::{Mode, Modes};
 use crate::secrets::SecretSource;
@@ -28,6 +29,70 @@ pub struct TableConfig {
 /// rotation); in AWS `CLERK_WEBHOOK_SIGNING_SECRET_SECRET_ARN` names a Secrets Manager secret.
 pub const WEBHOOK_SECRET_VARIABLE: &str = "CLERK_WEBHOOK_SIGNING_SECRET";
 
+/// The variable that picks the model: `gemini`, `openai` or `offline`.
+pub const AI_PROVIDER_VARIABLE: &str = "AI_PROVIDER";
+
+/// Which model answers the AI routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelConfig {
+    Gemini(GeminiConfig),
+    OpenAi(OpenAiConfig),
+    /// The offline engine: no network, no key.
+    Offline,
+}
+
+impl ModelConfig {
+    /// A line for a start-up banner or a log.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Gemini(gemini) => format!("Gemini {} at {}", gemini.model, gemini.base_url),
+            Self::OpenAi(openai) => format!("OpenAI-compatible {} at {}", openai.model, openai.base_url),
+            Self::Offline => format!(
+                "the offline engine ({}): deterministic, no key needed; set GEMINI_API_KEY, or \
+                 AI_PROVIDER=openai with OPENAI_BASE_URL/OPENAI_API_KEY, for a provider",
+                crate::ai::offline::Engine::MODEL_NAME
+            ),
+        }
+    }
+}
+
+/// The model from `AI_PROVIDER` (`gemini`, `openai`, `offline`). Unset, a configured
+/// `GEMINI_API_KEY` still means Gemini (as before the choice existed), else a configured
+/// OpenAI-compatible server, else the offline engine. A named provider missing its settings
+/// stops start-up, naming the variable.
+pub async fn load_model(vars: &Vars<'_>) -> Result<ModelConfig, ConfigError> {
+    match vars.get(AI_PROVIDER_VARIABLE).map(|name| name.to_ascii_lowercase()).as_deref() {
+        Some("gemini") => load_gemini(vars).await?.map(ModelConfig::Gemini).ok_or(ConfigError::Missing(
+            crate::ai::gemini::API_KEY_VARIABLE,
+            "AI_PROVIDER is gemini, so set the Gemini API key",
+        )),
+        Some("openai") => match load_openai(vars).await? {
+            Some(openai) if openai.api_key.is_none() && openai.base_url == openai::DEFAULT_BASE_URL => {
+                Err(ConfigError::Missing(
+                    openai::API_KEY_VARIABLE,
+                    "OpenAI itself needs a key (a local server set by OPENAI_BASE_URL may not)",
+                ))
+            }
+            Some(openai) => Ok(ModelConfig::OpenAi(openai)),
+            None => Err(ConfigError::Missing(
+                openai::API_KEY_VARIABLE,
+                "AI_PROVIDER is openai, so set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server",
+            )),
+        },
+        Some("offline") => Ok(ModelConfig::Offline),
+        Some(other) => Err(ConfigError::Malformed {
+            name: AI_PROVIDER_VARIABLE,
+            reason: format!("expected gemini, openai or offline, got {other:?}"),
+        }),
+        None => {
+            if let Some(gemini) = load_gemini(vars).await? {
+                return Ok(ModelConfig::Gemini(gemini));
+            }
+            Ok(load_openai(vars).await?.map_or(ModelConfig::Offline, ModelConfig::OpenAi))
+        }
+    }
+}
+
 /// What a function needs configured beyond the table and Clerk; each need reads its secrets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -48,7 +113,7 @@ impl Needs {
     pub fn secrets(self) -> Vec<&'static str> {
         let mut secrets = Vec::new();
         if self.model {
-            secrets.push(crate::ai::API_KEY_VARIABLE);
+            secrets.extend([crate::ai::gemini::API_KEY_VARIABLE, openai::API_KEY_VARIABLE]);
         }
         if self.hume {
             secrets.extend([crate::hume::API_KEY_VARIABLE, crate::hume::SECRET_KEY_VARIABLE]);
@@ -64,8 +129,9 @@ impl Needs {
 pub struct Config {
     pub table: TableConfig,
     pub auth: AuthConfig,
-    /// The model provider; `None` (no key) makes the AI routes answer 503.
-    pub gemini: Option<GeminiConfig>,
+    /// Which model answers the AI routes (`AI_PROVIDER`; the offline engine unless a provider is
+    /// configured).
+    pub model: ModelConfig,
     /// Hume (voice interviews); `None` (no keys) makes the Hume routes answer 503.
     pub hume: Option<crate::hume::HumeConfig>,
     /// Clerk's webhook signing secret(s), `whsec_…`, space-separated during a rotation.
@@ -90,11 +156,11 @@ impl Config {
             "CLERK_ISSUER",
             "set it to your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev",
         ))?;
-        let gemini = if needs.model { load_gemini(vars).await? } else { None };
+        let model = if needs.model { load_model(vars).await? } else { ModelConfig::Offline };
         let hume = if needs.hume { load_hume(vars).await? } else { None };
         let webhook_secrets = if needs.webhooks { webhook_secrets(vars).await? } else { None };
         let protect = protect_from(vars, Modes::LIVE)?;
-        Ok(Self { table, auth, gemini, hume, webhook_secrets, protect })
+        Ok(Self { table, auth, model, hume, webhook_secrets, protect })
     }
 }
 
@@ -179,7 +245,7 @@ pub async fn resolve_secret(vars: &Vars<'_>, name: &'static str) -> Result<Optio
 
 /// `GEMINI_*`, with the key resolved from `GEMINI_API_KEY` or its `_SECRET_ARN`.
 pub async fn load_gemini(vars: &Vars<'_>) -> Result<Option<GeminiConfig>, ConfigError> {
-    let api_key = resolve_secret(vars, crate::ai::API_KEY_VARIABLE).await?;
+    let api_key = resolve_secret(vars, crate::ai::gemini::API_KEY_VARIABLE).await?;
     gemini_from(vars, api_key)
 }
 
@@ -203,6 +269,42 @@ pub fn protect_from(vars: &Vars, defaults: Modes) -> Result<Modes, ConfigError> 
 /// `CLERK_WEBHOOK_SIGNING_SECRET`, resolved from the variable or its `_SECRET_ARN`.
 pub async fn webhook_secrets(vars: &Vars<'_>) -> Result<Option<String>, ConfigError> {
     resolve_secret(vars, WEBHOOK_SECRET_VARIABLE).await
+}
+
+/// The settings given the resolved key: `OPENAI_BASE_URL` (http or https; default OpenAI's) and
+/// `OPENAI_MODEL` (default gpt-4o-mini). `None` when there is neither a key nor a base URL:
+/// OpenAI itself needs a key, while a server named by its URL may need none.
+pub fn openai_from(vars: &Vars, api_key: Option<String>) -> Result<Option<OpenAiConfig>, ConfigError> {
+    let base_url = vars.get(openai::BASE_URL_VARIABLE);
+    if let Some(url) = &base_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ConfigError::Malformed {
+            name: openai::BASE_URL_VARIABLE,
+            reason: "expected an http:// or https:// URL, e.g. http://localhost:11434/v1".into(),
+        });
+    }
+    let model = vars.get(openai::MODEL_VARIABLE).unwrap_or_else(|| openai::DEFAULT_MODEL.to_owned());
+    if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::Malformed {
+            name: openai::MODEL_VARIABLE,
+            reason: "expected a model name such as gpt-4o-mini or llama3.2:3b".into(),
+        });
+    }
+    if api_key.is_none() && base_url.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(OpenAiConfig {
+        api_key,
+        base_url: base_url.unwrap_or_else(|| openai::DEFAULT_BASE_URL.into()),
+        model,
+    }))
+}
+
+/// `OPENAI_*`, with the key resolved from `OPENAI_API_KEY` or its `_SECRET_ARN`.
+async fn load_openai(vars: &Vars<'_>) -> Result<Option<OpenAiConfig>, ConfigError> {
+    let api_key = resolve_secret(vars, openai::API_KEY_VARIABLE).await?;
+    openai_from(vars, api_key)
 }
 
 /// `HUME_*`, with both keys resolved from their variables or their `_SECRET_ARN`s.
@@ -333,7 +435,7 @@ mod tests {
             KeySource::Jwks { ref url, bearer: None } if url == "https://x.clerk.accounts.dev/.well-known/jwks.json"
         ));
         assert_eq!(config.auth.authorized_parties, ["https://a.example", "https://b.example"]);
-        assert_eq!(config.gemini, None, "no key, no model");
+        assert_eq!(config.model, ModelConfig::Offline, "no key: the offline engine");
         assert_eq!(config.hume, None, "no keys, no Hume");
     }
 
@@ -379,7 +481,9 @@ mod tests {
             let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
             config(&vars)
         };
-        let gemini = with(&[("GEMINI_API_KEY", " key ")]).unwrap().gemini.unwrap();
+        let ModelConfig::Gemini(gemini) = with(&[("GEMINI_API_KEY", " key ")]).unwrap().model else {
+            panic!("a key means Gemini");
+        };
         assert_eq!(gemini, GeminiConfig::new("key"));
         let custom = with(&[
             ("GEMINI_API_KEY", "key"),
@@ -387,8 +491,8 @@ mod tests {
             ("GEMINI_BASE_URL", "http://127.0.0.1:9"),
         ])
         .unwrap()
-        .gemini
-        .unwrap();
+        .model;
+        let ModelConfig::Gemini(custom) = custom else { panic!("Gemini") };
         assert_eq!(
             (custom.model.as_str(), custom.base_url.as_str()),
             ("gemini-2.5-pro", "http://127.0.0.1:9")
@@ -396,6 +500,67 @@ mod tests {
         for (name, value) in [("GEMINI_MODEL", "../admin"), ("GEMINI_BASE_URL", "generativelanguage")] {
             let error = with(&[("GEMINI_API_KEY", "key"), (name, value)]).unwrap_err();
             assert!(error.to_string().starts_with(&format!("{name} is malformed")), "{error}");
+        }
+    }
+
+    fn openai_vars(pairs: &[(&str, &str)]) -> Result<Option<OpenAiConfig>, ConfigError> {
+        let lookup =
+            |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string());
+        let key = Vars(&lookup).get(openai::API_KEY_VARIABLE);
+        openai_from(&Vars(&lookup), key)
+    }
+
+    #[test]
+    fn openai_settings_default_and_validate() {
+        use openai::{API_KEY_VARIABLE, BASE_URL_VARIABLE, MODEL_VARIABLE};
+        assert_eq!(openai_vars(&[]), Ok(None), "no key and no server: off");
+        assert_eq!(openai_vars(&[(MODEL_VARIABLE, "gpt-4o")]), Ok(None));
+        assert_eq!(openai_vars(&[(API_KEY_VARIABLE, "sk-test")]), Ok(Some(OpenAiConfig::new("sk-test"))));
+        let local =
+            openai_vars(&[(BASE_URL_VARIABLE, "http://localhost:11434/v1"), (MODEL_VARIABLE, "llama3.2:3b")]);
+        assert_eq!(
+            local,
+            Ok(Some(OpenAiConfig {
+                api_key: None,
+                base_url: "http://localhost:11434/v1".into(),
+                model: "llama3.2:3b".into()
+            }))
+        );
+        for (name, value) in [(BASE_URL_VARIABLE, "localhost:11434"), (MODEL_VARIABLE, "gpt 4")] {
+            let error = openai_vars(&[(API_KEY_VARIABLE, "k"), (name, value)]).unwrap_err();
+            assert!(error.to_string().starts_with(&format!("{name} is malformed")), "{error}");
+        }
+    }
+
+    #[test]
+    fn ai_provider_picks_the_model() {
+        let base = [("TABLE_NAME", "t"), ("CLERK_ISSUER", "https://x.clerk.accounts.dev")];
+        let model = |extra: &[(&'static str, &'static str)]| {
+            let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            config(&vars).map(|config| config.model)
+        };
+        assert_eq!(model(&[]), Ok(ModelConfig::Offline));
+        assert_eq!(model(&[("AI_PROVIDER", "offline"), ("GEMINI_API_KEY", "k")]), Ok(ModelConfig::Offline));
+        assert!(
+            matches!(model(&[("GEMINI_API_KEY", "k")]), Ok(ModelConfig::Gemini(_))),
+            "a key still means Gemini"
+        );
+        assert!(matches!(
+            model(&[("OPENAI_BASE_URL", "http://localhost:11434/v1")]),
+            Ok(ModelConfig::OpenAi(OpenAiConfig { api_key: None, .. }))
+        ));
+        assert!(matches!(
+            model(&[("AI_PROVIDER", "OpenAI"), ("OPENAI_API_KEY", "sk"), ("GEMINI_API_KEY", "k")]),
+            Ok(ModelConfig::OpenAi(_))
+        ));
+        for (extra, variable) in [
+            (&[("AI_PROVIDER", "gemini")][..], "GEMINI_API_KEY is not set"),
+            (&[("AI_PROVIDER", "openai")][..], "OPENAI_API_KEY is not set"),
+            (&[("AI_PROVIDER", "openai"), ("OPENAI_MODEL", "gpt-4o")][..], "OPENAI_API_KEY is not set"),
+            (&[("AI_PROVIDER", "claude")][..], "AI_PROVIDER is malformed"),
+        ] {
+            let error = model(extra).unwrap_err().to_string();
+            assert!(error.starts_with(variable), "{extra:?}: {error}");
         }
     }
 }

@@ -46,14 +46,14 @@ pub async fn invoke_state(
     ))?;
     let verifier = crate::auth::Verifier::new(auth, crate::app::http_client(), crate::clock::system())?;
     let needs = function.needs;
-    let gemini = if needs.model { config::load_gemini(vars).await? } else { None };
+    let model = if needs.model { config::load_model(vars).await? } else { config::ModelConfig::Offline };
     let hume = if needs.hume { config::load_hume(vars).await? } else { None };
     let protection = crate::protect::Protection::new(
         config::protect_from(vars, crate::protect::Modes::LIVE)?,
         crate::clock::system(),
     );
     let mut state = crate::AppState::new(table, Arc::new(verifier))
-        .with_providers(gemini.as_ref(), hume.as_ref())
+        .with_providers(&model, hume.as_ref())
         .with_protection(Arc::new(protection));
     if needs.webhooks
         && let Some(secrets) = config::webhook_secrets(vars).await?

@@ -98,7 +98,7 @@ async fn through_router(
         "What is a lifetime?".into(),
         darasa::questions::Difficulty::Easy,
     );
-    darasa::questions::insert_counted(table.as_ref(), USER, &question, None).await.expect("seed question");
+    darasa::questions::insert(table.as_ref(), USER, &question, &[]).await.expect("seed question");
 
     let generate_url = format!("{}/api/ai/questions/generate-question", server.url());
     let body = json!({"prompt": "medium", "jobInfoId": job.id});

@@ -91,7 +91,7 @@ pub struct TestAppBuilder {
 }
 
 impl TestAppBuilder {
-    /// Serves the AI routes with `model`.
+    /// Serves the AI routes with `model` (the offline engine otherwise, as the local host).
     pub fn model(mut self, model: SharedModel) -> Self {
         self.model = Some(model);
         self
@@ -139,9 +139,8 @@ impl TestAppBuilder {
             .protection
             .unwrap_or_else(|| Arc::new(Protection::new(Modes::LOCAL, darasa::clock::system())));
         let mut state = AppState::new(table, verifier()).with_protection(protection);
-        if let Some(model) = self.model {
-            state = state.with_model(model);
-        }
+        // As the local host: the offline engine unless a test gives a model.
+        state = state.with_model(self.model.unwrap_or_else(darasa::ai::offline::OfflineModel::shared));
         if let Some(hume) = self.hume {
             state = state.with_hume(hume);
         }

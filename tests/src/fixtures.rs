@@ -5,6 +5,8 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use darasa::store::SharedTable;
+
 use crate::app::TestApp;
 
 pub const ALICE: &str = "user_alice";
@@ -58,4 +60,12 @@ pub fn ids(response: &crate::app::TestResponse) -> Vec<String> {
         .iter()
         .map(|item| item["id"].as_str().expect("an id").to_owned())
         .collect()
+}
+
+/// Stores `question` for `user` as a finished generation leaves it: one unit of the user's
+/// question quota taken, then the question.
+pub async fn seed_question(table: &SharedTable, user: &str, question: &darasa::questions::Question) {
+    let counter = darasa::users::Counter::QuestionsGenerated;
+    darasa::users::usage::reserve(table, user, counter, None).await.expect("reserve").commit();
+    darasa::questions::insert(table.as_ref(), user, question, &[]).await.expect("seed question");
 }

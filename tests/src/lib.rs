@@ -10,5 +10,6 @@ pub mod fixtures;
 pub mod gemini;
 pub mod hume;
 pub mod loopback;
+pub mod multipart;
 pub mod openai;
 pub mod scripted;

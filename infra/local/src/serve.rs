@@ -107,20 +107,17 @@ pub fn verifier(auth: AuthConfig) -> anyhow::Result<Arc<Verifier>> {
     Ok(Arc::new(Verifier::new(auth, app::http_client(), darasa::clock::system())?))
 }
 
-/// Adds Gemini (GEMINI_API_KEY) and Hume (HUME_API_KEY + HUME_SECRET_KEY), or their
-/// _SECRET_ARN variants, when set; without them their routes answer 503 and everything else
-/// works. Returns a line about each for the start-up banner.
+/// Adds the model `AI_PROVIDER` (or a configured GEMINI_API_KEY, else the offline engine) names
+/// and Hume (HUME_API_KEY + HUME_SECRET_KEY) when set; without Hume its routes answer 503 and
+/// everything else works. Returns a line about each for the start-up banner.
 pub async fn with_providers(
     state: AppState,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<(AppState, String, String)> {
     let vars = Vars(&lookup);
-    let gemini = config::load_gemini(&vars).await?;
+    let model = config::load_model(&vars).await?;
     let hume = config::load_hume(&vars).await?;
-    let ai_note = match &gemini {
-        Some(gemini) => format!("Gemini {} at {}", gemini.model, gemini.base_url),
-        None => "off (set GEMINI_API_KEY to enable the AI routes; they answer 503)".to_owned(),
-    };
+    let ai_note = model.describe();
     let hume_note = match &hume {
         Some(hume) => format!("Hume at {}", hume.base_url),
         None => {
@@ -128,5 +125,5 @@ pub async fn with_providers(
                 .to_owned()
         }
     };
-    Ok((state.with_providers(gemini.as_ref(), hume.as_ref()), ai_note, hume_note))
+    Ok((state.with_providers(&model, hume.as_ref()), ai_note, hume_note))
 }

@@ -24,6 +24,8 @@ use super::retry::ErrorDetail;
 use super::{AiError, Generated, Model, ModelRequest, ModelStream, Part, Role, Usage};
 
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
+/// The key's variable; in AWS `GEMINI_API_KEY_SECRET_ARN` names a Secrets Manager secret.
+pub const API_KEY_VARIABLE: &str = "GEMINI_API_KEY";
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
 /// Which provider account and model to use.

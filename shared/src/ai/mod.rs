@@ -1,14 +1,17 @@
 //! The model port: what the AI routes ask of a language model, independent of the provider and
 //! of any resource. A request is a system instruction plus alternating user/model turns
 //! (optionally files and a response schema) and the same ask as a neutral `brief`; a reply is
-//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`) and
+//! either streamed as text deltas or returned whole. Adapters: the Gemini REST API (`gemini`),
 //! OpenAI-compatible Chat Completions (`openai`: OpenAI, Ollama, llama.cpp, vLLM, LM Studio),
-//! sharing their HTTP mechanics (`continuation`, `retry`, `policy`, `sse`). Each resource writes
-//! its own prompts; `prompt` has the quoting they share.
+//! which share their HTTP mechanics (`continuation`, `retry`, `policy`, `sse`), and the offline
+//! engine (`offline`), which answers from the brief alone. Which one serves is configuration
+//! (`config::ModelConfig`). Each resource writes its own prompts; `prompt` has the quoting they
+//! share.
 
 pub mod brief;
 mod continuation;
 pub mod gemini;
+pub mod offline;
 pub mod openai;
 pub mod policy;
 pub mod prompt;
@@ -240,15 +243,11 @@ impl AiError {
     }
 }
 
-/// The variable that enables the AI routes; named by the 503 they answer without it.
-pub const API_KEY_VARIABLE: &str = "GEMINI_API_KEY";
-
-/// What every AI route answers (with 503) when no model is configured.
+/// What an AI route answers (with 503) in a process built without a model: a function whose
+/// entry does not need one, or a test. A deployed AI function always has one (the offline engine
+/// when no provider is configured).
 pub fn not_configured_message() -> String {
-    format!(
-        "AI features are not configured on this server: set {API_KEY_VARIABLE} (in AWS, \
-         {API_KEY_VARIABLE}_SECRET_ARN) to enable them"
-    )
+    "No AI model is configured for this function".to_owned()
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use super::continuation::{self, Finish, Piece, Provider};
 use super::policy::Policy;
 use super::retry::ErrorDetail;
 use super::{AiError, Generated, Model, ModelRequest, ModelStream, Output, Part, Role, Usage};
-use crate::config::{ConfigError, Vars};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
@@ -72,38 +71,6 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("model", &self.model)
             .finish()
     }
-}
-
-/// The settings given the resolved key: `OPENAI_BASE_URL` (http or https; default OpenAI's) and
-/// `OPENAI_MODEL` (default gpt-4o-mini). `None` when there is neither a key nor a base URL:
-/// OpenAI itself needs a key, while a server named by its URL may need none.
-pub fn openai_from(vars: &Vars, api_key: Option<String>) -> Result<Option<OpenAiConfig>, ConfigError> {
-    let base_url = vars.get(BASE_URL_VARIABLE);
-    if let Some(url) = &base_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(ConfigError::Malformed {
-            name: BASE_URL_VARIABLE,
-            reason: "expected an http:// or https:// URL, e.g. http://localhost:11434/v1".into(),
-        });
-    }
-    let model = vars.get(MODEL_VARIABLE).unwrap_or_else(|| DEFAULT_MODEL.to_owned());
-    if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ConfigError::Malformed {
-            name: MODEL_VARIABLE,
-            reason: "expected a model name such as gpt-4o-mini or llama3.2:3b".into(),
-        });
-    }
-    if api_key.is_none() && base_url.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(OpenAiConfig { api_key, base_url: base_url.unwrap_or_else(|| DEFAULT_BASE_URL.into()), model }))
-}
-
-/// `OPENAI_*`, with the key resolved from `OPENAI_API_KEY` or its `_SECRET_ARN`.
-pub async fn load_openai(vars: &Vars<'_>) -> Result<Option<OpenAiConfig>, ConfigError> {
-    let api_key = crate::config::resolve_secret(vars, API_KEY_VARIABLE).await?;
-    openai_from(vars, api_key)
 }
 
 /// The adapter. Cheap to clone; build it once per process so connections are reused.
@@ -456,32 +423,8 @@ mod tests {
         })
     }
 
-    fn vars(pairs: &[(&str, &str)]) -> Result<Option<OpenAiConfig>, ConfigError> {
-        let lookup =
-            |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string());
-        let key = Vars(&lookup).get(API_KEY_VARIABLE);
-        openai_from(&Vars(&lookup), key)
-    }
-
     #[test]
-    fn settings_default_validate_and_hide_the_key() {
-        assert_eq!(vars(&[]), Ok(None), "no key and no server: off");
-        assert_eq!(vars(&[(MODEL_VARIABLE, "gpt-4o")]), Ok(None));
-        assert_eq!(vars(&[(API_KEY_VARIABLE, "sk-test")]), Ok(Some(OpenAiConfig::new("sk-test"))));
-        let local =
-            vars(&[(BASE_URL_VARIABLE, "http://localhost:11434/v1"), (MODEL_VARIABLE, "llama3.2:3b")]);
-        assert_eq!(
-            local,
-            Ok(Some(OpenAiConfig {
-                api_key: None,
-                base_url: "http://localhost:11434/v1".into(),
-                model: "llama3.2:3b".into()
-            }))
-        );
-        for (name, value) in [(BASE_URL_VARIABLE, "localhost:11434"), (MODEL_VARIABLE, "gpt 4")] {
-            let error = vars(&[(API_KEY_VARIABLE, "k"), (name, value)]).unwrap_err();
-            assert!(error.to_string().starts_with(&format!("{name} is malformed")), "{error}");
-        }
+    fn the_key_never_reaches_a_log_and_the_url_is_the_base_s() {
         let debug = format!("{:?}", model(Some("sk-secret")));
         assert!(!debug.contains("sk-secret") && debug.contains("<redacted>"), "{debug}");
         assert_eq!(model(None).url(), "http://127.0.0.1:9/v1/chat/completions");

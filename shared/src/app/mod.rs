@@ -15,7 +15,7 @@ pub use functions::{FUNCTIONS, Function, all_routes};
 use crate::ai::SharedModel;
 use crate::auth::{AuthError, Verifier};
 use crate::clock;
-use crate::config::{Config, ConfigError, Needs, TableConfig};
+use crate::config::{Config, ConfigError, ModelConfig, Needs, TableConfig};
 use crate::hume::{HumeClient, HumeConfig};
 use crate::protect::{Modes, Protection};
 use crate::store::SharedTable;
@@ -28,7 +28,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Clerk webhook signature checks; `None` makes the webhook route answer 503.
     pub webhooks: Option<Arc<WebhookVerifier>>,
-    /// The language model of the AI routes; `None` makes them answer 503 naming GEMINI_API_KEY.
+    /// The model of the AI routes; `None` (a function that needs none) makes them answer 503.
     pub model: Option<SharedModel>,
     /// Hume (voice interviews); `None` makes the Hume routes answer 503 naming HUME_API_KEY.
     pub hume: Option<Arc<HumeClient>>,
@@ -81,22 +81,16 @@ impl AppState {
         self
     }
 
-    /// Attaches the model and Hume that are configured; without them their routes answer 503.
-    pub fn with_providers(
-        self,
-        gemini: Option<&crate::ai::gemini::GeminiConfig>,
-        hume: Option<&HumeConfig>,
-    ) -> Self {
+    /// Attaches the configured model and, when configured, Hume (without it its routes answer
+    /// 503).
+    pub fn with_providers(self, model: &ModelConfig, hume: Option<&HumeConfig>) -> Self {
         let state = match hume {
             Some(hume) => {
                 self.with_hume(Arc::new(HumeClient::new(hume.clone(), http_client(), clock::system())))
             }
             None => self,
         };
-        match gemini {
-            Some(gemini) => state.with_model(crate::ai::gemini::Gemini::shared(gemini.clone())),
-            None => state,
-        }
+        state.with_model(model_for(model))
     }
 
     /// A deployed function's state: DynamoDB, Clerk, and what it `needs`, as configured.
@@ -104,14 +98,25 @@ impl AppState {
         let verifier = Verifier::new(config.auth.clone(), http_client(), clock::system())?;
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
         protection.prime();
-        let mut state = Self::new(dynamo_table(&config.table).await, Arc::new(verifier))
-            .with_providers(config.gemini.as_ref(), config.hume.as_ref())
-            .with_protection(protection);
+        let mut state =
+            Self::new(dynamo_table(&config.table).await, Arc::new(verifier)).with_protection(protection);
+        if needs.model || needs.hume {
+            state = state.with_providers(&config.model, config.hume.as_ref());
+        }
         if needs.webhooks {
             let secrets = config.webhook_secrets.as_deref().ok_or_else(crate::webhooks::missing_secret)?;
             state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secrets)?));
         }
         Ok(state)
+    }
+}
+
+/// The model a configuration names.
+pub fn model_for(config: &ModelConfig) -> SharedModel {
+    match config {
+        ModelConfig::Gemini(gemini) => crate::ai::gemini::Gemini::shared(gemini.clone()),
+        ModelConfig::OpenAi(openai) => crate::ai::openai::OpenAi::shared(openai.clone()),
+        ModelConfig::Offline => crate::ai::offline::OfflineModel::shared(),
     }
 }
 

@@ -20,7 +20,6 @@ use crate::clock;
 use crate::domain::{DomainError, DomainResult, Missing};
 use crate::job_infos;
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Write};
-use crate::users::{self, Counter};
 
 /// The previous questions a generation prompt carries (the most recent ones): enough to avoid
 /// repeats, bounded so the prompt stays small for unlimited plans.
@@ -153,28 +152,6 @@ pub async fn insert(
         .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
     match transaction.commit(table).await {
         Ok(()) => Ok(()),
-        Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::JobInfo)),
-        Err(other) => Err(other.into_store().into()),
-    }
-}
-
-/// Stores `question` and counts it against the user's lifetime quota in one transaction: the
-/// counter may only move below `limit` (`None`: unlimited), and the job must still exist and not
-/// be being deleted. Either all of it happens or nothing does.
-pub async fn insert_counted(
-    table: &dyn Table,
-    user_id: &str,
-    question: &Question,
-    limit: Option<u64>,
-) -> DomainResult<()> {
-    let item = store::to_item(user_id, question, &[])?;
-    let transaction = Transaction::new()
-        .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
-        .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
-    let transaction = users::usage::count(transaction, user_id, Counter::QuestionsGenerated, limit);
-    match transaction.commit(table).await {
-        Ok(()) => Ok(()),
-        Err(TransactionError::Refused(Guard::Quota)) => Err(DomainError::PlanLimit),
         Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::JobInfo)),
         Err(other) => Err(other.into_store().into()),
     }

@@ -1,10 +1,12 @@
 //! Resume analysis: an uploaded resume reviewed against a job by the model, streamed to the
 //! client as it is written, and, once complete and valid, stored for the job. The file's type is
-//! decided in `sniff`, a DOCX's text extracted in `docx`, the reply's schema and validation are
+//! decided in `sniff`, a DOCX's text extracted in `docx` (a PDF's in `pdf`, for models that read
+//! text only), the reply's schema and validation are
 //! in `analysis`, the prompt in `prompts`, storage in `store`, the routes in `routes`.
 
 pub mod analysis;
 pub mod docx;
+pub mod pdf;
 pub mod prompts;
 mod routes;
 pub mod sniff;

@@ -14,14 +14,22 @@ pub const MAX_OUTPUT_TOKENS: u32 = 8_192;
 pub const MAX_RESUME_CHARS: usize = 60_000;
 
 /// The request: the job and the rules in the system instruction; the resume as the user's
-/// message, either a file the model reads inline (PDF, text) or the text we extracted (DOCX).
-/// `text` is the resume's text where it is known, for the brief.
+/// message, either a file the model reads inline (PDF, text) or the text we extracted (always
+/// for a DOCX; for a PDF when the model reads text only). `format` is the upload's kind (`pdf`,
+/// `docx`, `text`); `text` is the resume's text where it is known, for the brief.
 pub fn resume_request(job: &JobInfo, resume: Part, format: &str, text: Option<String>) -> ModelRequest {
     let resume = match resume {
-        Part::Text(text) => Part::Text(format!(
-            "My resume (the text of my Word document):\n{}",
-            fenced(at_most(&text, MAX_RESUME_CHARS))
-        )),
+        Part::Text(text) => {
+            let source = match format {
+                "docx" => "my Word document",
+                "pdf" => "my PDF",
+                _ => "my text file",
+            };
+            Part::Text(format!(
+                "My resume (the text of {source}):\n{}",
+                fenced(at_most(&text, MAX_RESUME_CHARS))
+            ))
+        }
         file @ Part::File { .. } => file,
     };
     let brief = ResumeBrief { job: job.brief(), text: text.unwrap_or_default(), format: format.to_owned() };

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use futures::StreamExt;
 
 use super::sniff::{self, FileKind, TypeError};
-use super::{PendingAnalysis, ResumeAnalysis, docx, prompts};
+use super::{PendingAnalysis, ResumeAnalysis, docx, pdf, prompts};
 use crate::AppState;
 use crate::ai::{AiError, ModelStream, Part};
 use crate::auth::Session;
@@ -83,6 +83,39 @@ async fn list_route(
     let (job_id, limit, cursor) = children::page_request(table, &session.user_id, &raw_id, &params).await?;
     let (items, next) = super::list(table, &session.user_id, job_id, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))
+}
+
+/// What the model is given: the file itself when it reads files (PDF, text), else its text; a
+/// DOCX's text always (no model reads Word files). Also the text, when known, for the brief.
+async fn resume_part(
+    kind: FileKind,
+    bytes: Vec<u8>,
+    reads_files: bool,
+) -> Result<(Part, Option<String>), PlainError> {
+    let text = match kind {
+        FileKind::Docx => {
+            docx::docx_text(&bytes).map_err(|error| PlainError::bad_request(error.public_message()))?
+        }
+        FileKind::Text => String::from_utf8_lossy(&bytes).into_owned(),
+        FileKind::Pdf if reads_files => {
+            return Ok((Part::File { mime_type: kind.mime_type().into(), data: bytes }, None));
+        }
+        FileKind::Pdf => {
+            // Parsing is CPU work on untrusted input: off the async threads.
+            let extracted = tokio::task::spawn_blocking(move || pdf::pdf_text(&bytes))
+                .await
+                .map_err(|_| PlainError::bad_request(pdf::PdfError::Empty.public_message()))?;
+            extracted.map_err(|error| PlainError::bad_request(error.public_message()))?
+        }
+        FileKind::Doc => return Err(type_refused(TypeError::LegacyDoc)),
+    };
+    let part = match kind {
+        FileKind::Text if reads_files => {
+            Part::File { mime_type: kind.mime_type().into(), data: text.clone().into_bytes() }
+        }
+        _ => Part::Text(text.clone()),
+    };
+    Ok((part, Some(text)))
 }
 
 /// A refused type: the original's 400, or 415 for a legacy `.doc`.
@@ -193,18 +226,7 @@ async fn analyze_route(
         return Err(PlainError::plan_limit());
     }
     let size = upload.bytes.len() as u64;
-    let (resume, text) = match kind {
-        FileKind::Docx => {
-            let text = docx::docx_text(&upload.bytes)
-                .map_err(|error| PlainError::bad_request(error.public_message()))?;
-            (Part::Text(text.clone()), Some(text))
-        }
-        FileKind::Text => {
-            let text = String::from_utf8_lossy(&upload.bytes).into_owned();
-            (Part::File { mime_type: kind.mime_type().into(), data: upload.bytes }, Some(text))
-        }
-        other => (Part::File { mime_type: other.mime_type().into(), data: upload.bytes }, None),
-    };
+    let (resume, text) = resume_part(kind, upload.bytes, model.reads_files()).await?;
     let request = prompts::resume_request(&job, resume, kind.format(), text);
     let record = PendingAnalysis {
         user_id,

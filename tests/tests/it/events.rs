@@ -6,6 +6,7 @@ use std::sync::Arc;
 use darasa::app;
 use darasa::config;
 use darasa::job_infos::{self, ExperienceLevel, JobInfo};
+use darasa::questions::{Difficulty, Question};
 use darasa::store::SharedTable;
 use darasa::users::{self, Profile};
 use darasa_tests::events::{function, repo, state_for};
@@ -14,6 +15,8 @@ use serde_json::Value;
 /// The user the event tokens are minted for, and the job info the path events name.
 const EVENT_USER: &str = "user_events";
 const EVENT_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e001";
+/// The question `generate-feedback.json` answers.
+const EVENT_QUESTION: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e002";
 
 /// (event file, function, expected status), in the order they run against one store.
 const EVENTS: &[(&str, &str, u16)] = &[
@@ -21,21 +24,21 @@ const EVENTS: &[(&str, &str, u16)] = &[
     ("job-infos-list.json", "job-infos", 200),
     ("job-infos-get.json", "job-infos", 200),
     ("job-infos-update.json", "job-infos", 200),
-    ("job-infos-delete.json", "job-infos", 204),
     ("me.json", "me", 200),
-    // infra/env.json sets no GEMINI_API_KEY, as a fresh checkout has none (questions.rs runs
-    // the same events against a fake Gemini).
-    ("generate-question.json", "generate-question", 503),
-    ("generate-feedback.json", "generate-feedback", 503),
-    // A base64 multipart upload, as a function URL delivers it: the form passes the checks that
-    // come first, then the missing GEMINI_API_KEY answers 503 before ownership and the plan
-    // (user_events has no unlimited_resume_analysis; resumes.rs covers those with a fake Gemini).
-    ("analyze-resume.json", "analyze-resume", 503),
+    // infra/env.json configures no AI provider, as a fresh checkout has none: the offline engine
+    // answers (questions.rs runs the same events against a fake Gemini).
+    ("generate-question.json", "generate-question", 200),
+    ("generate-feedback.json", "generate-feedback", 200),
+    // A base64 multipart upload, as a function URL delivers it: the form and the job pass, and
+    // user_events's plan has no unlimited_resume_analysis (resumes.rs covers the analysis).
+    ("analyze-resume.json", "analyze-resume", 403),
+    // Last of the job's events: it takes the seeded job and its questions with it.
+    ("job-infos-delete.json", "job-infos", 204),
     ("clerk-user-created.json", "clerk-webhook", 200),
     ("clerk-user-updated.json", "clerk-webhook", 200),
     ("clerk-user-deleted.json", "clerk-webhook", 200),
-    // The interview events use their own seeded job and interview; infra/env.json configures
-    // neither Hume nor Gemini, so those routes answer 503 (interviews.rs covers them with fakes).
+    // The interview events use their own seeded job and interview; infra/env.json configures no
+    // Hume, so the routes that call it answer 503 (interviews.rs covers them with a fake).
     ("interviews-create.json", "interviews", 201),
     ("interviews-list.json", "interviews", 200),
     ("interviews-get.json", "interviews", 200),
@@ -77,6 +80,11 @@ async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
         updated_at: at,
     };
     users::put_profile(table.as_ref(), &profile).await.unwrap();
+    let question = Question {
+        id: EVENT_QUESTION.parse().unwrap(),
+        ..Question::new(job.id, "How do you make a payment API idempotent?".into(), Difficulty::Medium)
+    };
+    darasa_tests::fixtures::seed_question(&table, EVENT_USER, &question).await;
     (table, dir)
 }
 
@@ -150,9 +158,17 @@ async fn every_event_runs_through_the_lambda_adapter() {
             }
             "job-infos-delete.json" => assert_eq!(body, Value::Null),
             "me.json" => assert_eq!(body["user"]["email"], "events@example.com"),
-            "generate-question.json" | "generate-feedback.json" | "analyze-resume.json" => {
+            "generate-question.json" | "generate-feedback.json" => {
+                assert_eq!(response["headers"]["x-vercel-ai-data-stream"], "v1", "{file}");
+                let text = body.as_str().unwrap_or_default();
+                let labelled = text.contains("offline") && text.contains("practice engine");
+                assert!(labelled, "{file}: {text}");
+                let stored = text.contains("2:[{\"questionId\"");
+                assert_eq!(stored, *file == "generate-question.json", "{file}: {text}");
+            }
+            "analyze-resume.json" => {
                 assert_eq!(response["headers"]["content-type"], "text/plain; charset=utf-8");
-                assert!(body.as_str().is_some_and(|text| text.contains("GEMINI_API_KEY")), "{file}: {body}");
+                assert_eq!(body, "PLAN_LIMIT");
             }
             "clerk-user-created.json" | "clerk-user-updated.json" | "clerk-user-deleted.json" => {
                 assert_eq!(body, "Webhook received");
@@ -182,13 +198,9 @@ async fn every_event_runs_through_the_lambda_adapter() {
                 assert_eq!(body["duration"], "00:12:34");
                 assert_eq!(body["version"], 2);
             }
-            "interviews-transcript.json" | "hume-access-token.json" => {
+            "interviews-transcript.json" | "interviews-feedback.json" | "hume-access-token.json" => {
                 assert_eq!(body["code"], "UNAVAILABLE");
                 assert!(body["detail"].as_str().unwrap().contains("HUME_API_KEY"), "{file}: {body}");
-            }
-            "interviews-feedback.json" => {
-                assert_eq!(body["code"], "UNAVAILABLE");
-                assert!(body["detail"].as_str().unwrap().contains("GEMINI_API_KEY"), "{file}: {body}");
             }
             "interviews-delete.json" => assert_eq!(body, Value::Null),
             other => panic!("no expectation for {other}"),

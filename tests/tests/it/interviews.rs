@@ -613,7 +613,7 @@ async fn feedback_is_generated_stored_and_regenerated_on_request() {
 }
 
 #[tokio::test]
-async fn feedback_needs_a_started_interview_a_model_and_a_working_hume() {
+async fn feedback_needs_a_started_interview_and_working_providers() {
     let env = setup(Store::Embedded).await;
     let alice = env.app.token(ALICE, UNLIMITED);
     seed_profile(&env.app, ALICE, "Alice").await;
@@ -650,21 +650,27 @@ async fn feedback_needs_a_started_interview_a_model_and_a_working_hume() {
         .await
         .assert_problem(StatusCode::CONFLICT, "TRANSCRIPT_EMPTY");
 
-    // Without a model: 503 naming GEMINI_API_KEY.
+    // With no provider configured, the offline engine reviews the transcript.
     let hume = FakeHume::start().await;
     let app = TestApp::builder(Store::Embedded)
         .hume(hume.client(darasa::clock::system(), Duration::from_secs(1)))
         .build()
         .await;
     let alice = app.token(ALICE, UNLIMITED);
+    seed_profile(&app, ALICE, "Alice").await;
     let job = create_job(&app, &alice, None).await;
     let id = new_interview(&app, &alice, job).await;
-    hume.chat("c", Vec::new());
+    hume.chat("c", feedback_chat());
     patch(&app, &alice, id, json!({"humeChatId": "c"}), &[]).await;
     let response =
         app.call(Method::POST, &format!("/api/interviews/{id}/feedback"), Some(&alice), None, &[]).await;
-    response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE");
-    assert!(response.json()["detail"].as_str().unwrap().contains("GEMINI_API_KEY"));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let feedback = response.json()["feedback"].as_str().unwrap().to_owned();
+    assert!(feedback.contains("offline by Darasa's practice engine"), "{feedback}");
+    assert_eq!(
+        interviews::find(app.table.as_ref(), ALICE, id).await.unwrap().unwrap().feedback,
+        Some(feedback)
+    );
 }
 
 /// A Hume chat id belongs to one interview of one user: Hume must know it, it must have started

@@ -105,6 +105,7 @@ on_both_stores!(
     feedback_streams_the_graded_answer_and_stores_nothing,
     feedback_checks_ownership_through_the_questions_job,
     question_reads_list_in_creation_order_and_stay_private,
+    without_a_key_the_offline_engine_answers_under_the_same_rules,
 );
 
 async fn generate_question_streams_the_parts_then_stores_it(store: Store) {
@@ -365,7 +366,7 @@ async fn a_job_deleted_during_generation_gets_nothing_attached(store: Store) {
 /// A question stored for `user`'s job, as a finished generation stores it.
 async fn seed_question(app: &TestApp, user: &str, job: Uuid, text: &str) -> Question {
     let question = Question::new(job, text.to_owned(), Difficulty::Medium);
-    questions::insert_counted(app.table.as_ref(), user, &question, None).await.unwrap();
+    darasa_tests::fixtures::seed_question(&app.table, user, &question).await;
     question
 }
 
@@ -515,24 +516,57 @@ async fn question_reads_list_in_creation_order_and_stay_private(store: Store) {
     assert_eq!(remaining.json()["items"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn without_a_key_the_ai_routes_answer_503_naming_it_and_the_rest_works() {
-    let app = TestApp::new(Store::Embedded).await;
+/// With no provider configured the offline engine answers, under every rule a hosted model
+/// answers under: the quota, the stored question (naming its model, keeping its key points out
+/// of the JSON) and feedback graded against those key points.
+async fn without_a_key_the_offline_engine_answers_under_the_same_rules(store: Store) {
+    let app = TestApp::new(store).await;
     let token = app.token(ALICE, FREE);
-    let job = create_job(&app, &token, None).await;
-    let question = seed_question(&app, ALICE, job, "Q?").await;
-    for (path, body) in [
-        (GENERATE, question_body("easy", job)),
-        (FEEDBACK, json!({"prompt": "an answer", "questionId": question.id})),
-    ] {
-        let response = app.call(Method::POST, path, Some(&token), Some(body), &[]).await;
-        assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
-        assert!(String::from_utf8_lossy(&response.body).contains("GEMINI_API_KEY"));
+    let job = create_job(&app, &token, Some("Backend engineer")).await;
+    let mut texts = Vec::new();
+    for difficulty in ["easy", "medium", "hard", "easy", "medium"] {
+        let response =
+            app.call(Method::POST, GENERATE, Some(&token), Some(question_body(difficulty, job)), &[]).await;
+        let parts = stream_parts(&response);
+        assert!(data_stream::question_id(&parts).is_some(), "{parts:?}");
+        texts.push(data_stream::text(&parts));
     }
-    let list = app.call(Method::GET, "/api/job-infos", Some(&token), None, &[]).await;
-    assert_eq!(list.status, StatusCode::OK);
-    assert_eq!(used(&app, ALICE).await, 1, "only the seeded question");
+    let refused = app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
+    refused.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
+    assert_eq!(used(&app, ALICE).await, 5);
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 5, "five different questions");
+
+    let stored = stored_questions(&app, ALICE, job).await;
+    assert_eq!(stored.len(), 5);
+    let question = &stored[0];
+    assert_eq!(question.model.as_deref(), Some("darasa-offline-1"));
+    let item = app.table.get(&questions::key(ALICE, question.id)).await.unwrap().unwrap();
+    let key_points: Vec<String> = serde_json::from_value(item["keyPoints"].clone()).unwrap();
+    assert!(!key_points.is_empty(), "the engine's key points are kept with the question");
+    let read =
+        app.call(Method::GET, &format!("/api/questions/{}", question.id), Some(&token), None, &[]).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(read.json().get("keyPoints").is_none(), "never shown before grading");
+
+    // Covering the stored key points rates higher than not answering.
+    let rating = |answer: String| {
+        let body = json!({"prompt": answer, "questionId": question.id});
+        let app = &app;
+        let token = &token;
+        async move {
+            let response = app.call(Method::POST, FEEDBACK, Some(token), Some(body), &[]).await;
+            let feedback = data_stream::text(&stream_parts(&response));
+            let first = feedback.lines().next().unwrap_or_default().to_owned();
+            first.trim_start_matches("## Feedback (Rating: ").trim_end_matches("/10)").parse::<u8>().unwrap()
+        }
+    };
+    let blank = rating("No idea, sorry.".into()).await;
+    let covered =
+        rating(format!("{} Because of that, the trade-off is worth it.", key_points.join(". "))).await;
+    assert!(blank <= 3 && covered > blank, "{blank} then {covered}");
+    assert_eq!(used(&app, ALICE).await, 5, "feedback counts nothing");
 }
 
 /// Reads a streamed response until a complete `0:` line arrives; returns the lines so far.
@@ -619,7 +653,7 @@ async fn the_route_events_stream_through_the_lambda_adapter_with_a_model() {
         id: EVENT_QUESTION.parse().unwrap(),
         ..Question::new(job.id, "Q?".into(), Difficulty::Easy)
     };
-    questions::insert_counted(app.table.as_ref(), EVENT_USER, &question, None).await.unwrap();
+    darasa_tests::fixtures::seed_question(&app.table, EVENT_USER, &question).await;
 
     for (file, function, codes) in [
         ("generate-question.json", "generate-question", "f0ed2"),

@@ -12,8 +12,10 @@ use darasa::store::Query;
 use darasa::users;
 use darasa_tests::app::{Store, TestApp};
 use darasa_tests::documents::{docx, legacy_doc, pdf};
+use darasa_tests::events::repo;
 use darasa_tests::fixtures::{ALICE, BOB, DESCRIPTION, FREE, create_job};
 use darasa_tests::gemini::{FakeGemini, Gate, Piece, Reply, stream_events, test_policy};
+use darasa_tests::multipart::{Field, content_type, file, form};
 use darasa_tests::on_both_stores;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -22,48 +24,8 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 const PAID: &[&str] = &["unlimited_resume_analysis"];
-const BOUNDARY: &str = "----DarasaTestBoundary7MA4YWxkTrZu0gW";
 
 const TEXT_RESUME: &str = "Jane Doe\nSenior Rust engineer\n- Built a payments ledger on DynamoDB\n";
-
-// ---- multipart ----
-
-enum Field<'a> {
-    Text(&'a str, &'a str),
-    File { name: &'a str, file_name: &'a str, content_type: Option<&'a str>, bytes: &'a [u8] },
-}
-
-fn file<'a>(file_name: &'a str, content_type: &'a str, bytes: &'a [u8]) -> Field<'a> {
-    Field::File { name: "resumeFile", file_name, content_type: Some(content_type), bytes }
-}
-
-fn form(fields: &[Field<'_>]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for field in fields {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
-        match field {
-            Field::Text(name, value) => {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-                );
-            }
-            Field::File { name, file_name, content_type, bytes } => {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n")
-                        .as_bytes(),
-                );
-                if let Some(content_type) = content_type {
-                    body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-                }
-                body.extend_from_slice(b"\r\n");
-                body.extend_from_slice(bytes);
-                body.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
 
 /// A response whose body may have ended with an error (a cut stream).
 struct Outcome {
@@ -113,7 +75,7 @@ async fn send(app: &TestApp, request: Request<Body>) -> Outcome {
 
 fn upload_request(token: Option<&str>, body: Vec<u8>) -> http::request::Builder {
     let mut builder = Request::post(resumes::PATH)
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("content-type", content_type())
         .header("content-length", body.len().to_string());
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));
@@ -356,7 +318,7 @@ async fn checks_come_in_the_originals_order_and_nothing_reaches_the_model() {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     let streamed_body = Request::post(resumes::PATH)
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("content-type", content_type())
         .header("authorization", format!("Bearer {alice}"))
         .body(Body::from_stream(futures::stream::iter(chunks)))
         .unwrap();
@@ -432,17 +394,37 @@ async fn checks_come_in_the_originals_order_and_nothing_reaches_the_model() {
     assert_eq!(users::get_usage(app.table.as_ref(), ALICE).await.unwrap().resume_analyses, 0);
 }
 
-#[tokio::test]
-async fn without_a_model_the_route_answers_503_after_the_form_checks() {
-    let app = TestApp::new(Store::Embedded).await;
+on_both_stores!(without_a_key_the_offline_engine_analyses_after_the_same_checks);
+
+/// With no provider configured the offline engine analyses the resume, after the same checks,
+/// and its analysis is validated and stored as a hosted model's is.
+async fn without_a_key_the_offline_engine_analyses_after_the_same_checks(store: Store) {
+    let app = TestApp::new(store).await;
     let token = app.token(ALICE, PAID);
-    let job = create_job(&app, &token).await.to_string();
-    let missing = form(&[Field::Text("jobInfoId", &job)]);
+    let job = create_job(&app, &token).await;
+    let job_id = job.to_string();
+    let missing = form(&[Field::Text("jobInfoId", &job_id)]);
     upload(&app, Some(&token), missing).await.assert_plain(StatusCode::BAD_REQUEST, "Invalid request");
-    let body = form(&[file("cv.txt", "text/plain", TEXT_RESUME.as_bytes()), Field::Text("jobInfoId", &job)]);
+    let text =
+        form(&[file("cv.txt", "text/plain", TEXT_RESUME.as_bytes()), Field::Text("jobInfoId", &job_id)]);
+    let free = app.token(ALICE, FREE);
+    upload(&app, Some(&free), text.clone()).await.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
+
+    let response = upload(&app, Some(&token), text).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let analysis: Value = serde_json::from_str(&response.text()).unwrap();
+    let analyses = stored(&app, ALICE, job).await;
+    assert_eq!(analyses.len(), 1);
+    assert_eq!(analyses[0].model, "darasa-offline-1");
+    assert_eq!(serde_json::to_value(&analyses[0].analysis).unwrap(), analysis, "stored as streamed");
+
+    // A scanned PDF gives the engine no text to read: 400, nothing stored.
+    let scanned = std::fs::read(repo("tests/fixtures/documents/scanned.pdf")).unwrap();
+    let body = form(&[file("scan.pdf", "application/pdf", &scanned), Field::Text("jobInfoId", &job_id)]);
     let response = upload(&app, Some(&token), body).await;
-    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.text().contains("GEMINI_API_KEY"), "{}", response.text());
+    assert_eq!(response.status, StatusCode::BAD_REQUEST, "{}", response.text());
+    assert!(response.text().contains("no text to read"), "{}", response.text());
+    assert_eq!(stored(&app, ALICE, job).await.len(), 1);
 }
 
 #[tokio::test]
