@@ -4,12 +4,14 @@
 
 pub mod ai;
 pub mod app;
+pub mod attempts;
 pub mod auth;
 pub mod children;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod hume;
 pub mod interviews;

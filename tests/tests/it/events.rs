@@ -4,16 +4,19 @@
 use std::sync::Arc;
 
 use darasa::app;
+use darasa::attempts::{self, Attempt};
 use darasa::config;
 use darasa::job_infos::{self, ExperienceLevel, JobInfo};
+use darasa::questions::{self, Difficulty, Practice, Question};
 use darasa::store::SharedTable;
 use darasa::users::{self, Profile};
 use darasa_tests::events::{function, repo, state_for};
 use serde_json::Value;
 
-/// The user the event tokens are minted for, and the job info the path events name.
+/// The user the event tokens are minted for, and the job info and question the path events name.
 const EVENT_USER: &str = "user_events";
 const EVENT_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e001";
+const EVENT_QUESTION: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e002";
 
 /// (event file, function, expected status), in the order they run against one store.
 const EVENTS: &[(&str, &str, u16)] = &[
@@ -21,8 +24,12 @@ const EVENTS: &[(&str, &str, u16)] = &[
     ("job-infos-list.json", "job-infos", 200),
     ("job-infos-get.json", "job-infos", 200),
     ("job-infos-update.json", "job-infos", 200),
+    // The seeded job's question has one graded attempt.
+    ("attempts-list.json", "job-infos", 200),
+    ("job-infos-progress.json", "job-infos", 200),
     ("job-infos-delete.json", "job-infos", 204),
     ("me.json", "me", 200),
+    ("me-export.json", "me", 200),
     // infra/env.json sets no GEMINI_API_KEY, as a fresh checkout has none (questions.rs runs
     // the same events against a fake Gemini).
     ("generate-question.json", "generate-question", 503),
@@ -77,6 +84,14 @@ async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
         updated_at: at,
     };
     users::put_profile(table.as_ref(), &profile).await.unwrap();
+    let question = Question {
+        id: EVENT_QUESTION.parse().unwrap(),
+        ..Question::new(job.id, "Seeded question?".into(), Difficulty::Medium)
+    };
+    questions::insert(table.as_ref(), EVENT_USER, &question, &[]).await.unwrap();
+    let feedback = "## Feedback (Rating: 8/10)\nGood.".to_owned();
+    let attempt = Attempt::new(&question, "Seeded answer".into(), feedback, "test-model".into());
+    attempts::record(table.as_ref(), EVENT_USER, &question, Practice::default(), &attempt).await.unwrap();
     (table, dir)
 }
 
@@ -148,8 +163,33 @@ async fn every_event_runs_through_the_lambda_adapter() {
                 assert_eq!(body["version"], 2);
                 assert_eq!(response["headers"]["etag"], "\"2\"");
             }
+            "attempts-list.json" => {
+                assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+                assert_eq!(body["items"][0]["rating"], 8);
+            }
+            "job-infos-progress.json" => {
+                assert_eq!(
+                    (&body["questions"], &body["attempts"], &body["bestRating"]),
+                    (&1.into(), &1.into(), &8.into())
+                );
+            }
             "job-infos-delete.json" => assert_eq!(body, Value::Null),
             "me.json" => assert_eq!(body["user"]["email"], "events@example.com"),
+            "me-export.json" => {
+                assert_eq!(
+                    response["headers"]["content-disposition"],
+                    "attachment; filename=\"darasa-export.json\""
+                );
+                assert_eq!(
+                    (&body["userId"], &body["profile"]["email"]),
+                    (&EVENT_USER.into(), &"events@example.com".into())
+                );
+                assert_eq!(
+                    body["jobInfos"].as_array().map(Vec::len),
+                    Some(1),
+                    "the created job; the seeded one was deleted"
+                );
+            }
             "generate-question.json" | "generate-feedback.json" | "analyze-resume.json" => {
                 assert_eq!(response["headers"]["content-type"], "text/plain; charset=utf-8");
                 assert!(body.as_str().is_some_and(|text| text.contains("GEMINI_API_KEY")), "{file}: {body}");
