@@ -4,12 +4,14 @@
 
 pub mod ai;
 pub mod app;
+pub mod attempts;
 pub mod auth;
 pub mod children;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod hume;
 pub mod interviews;
@@ -28,4 +30,13 @@ pub mod users;
 pub mod webhooks;
 
 pub use app::AppState;
+
+/// `tests/fixtures`, found when the test runs (cargo sets the manifest directory then too), so a
+/// target directory shared by two clones never reads the other clone's files.
+#[cfg(test)]
+fn test_fixtures() -> std::path::PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+    manifest.join("../tests/fixtures")
+}
 pub use error::{ApiError, ApiResult};

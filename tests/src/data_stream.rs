@@ -90,6 +90,14 @@ pub fn question_id(parts: &[Part]) -> Option<String> {
     })
 }
 
+/// The `attemptId` of the last data part (the feedback route's, once the attempt is stored).
+pub fn attempt_id(parts: &[Part]) -> Option<String> {
+    parts.iter().rev().find_map(|part| match part {
+        Part::Data(items) => items.last()?["attemptId"].as_str().map(str::to_owned),
+        _ => None,
+    })
+}
+
 /// The error part's message, if any.
 pub fn error(parts: &[Part]) -> Option<&str> {
     parts.iter().find_map(|part| match part {

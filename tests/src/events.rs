@@ -1,7 +1,7 @@
 //! The committed Lambda events of `infra/events/`, run as `darasa-local invoke` runs them: through
 //! the Lambda adapter, with the configuration `infra/env.json` gives `sam local invoke`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use darasa::AppState;
 use darasa::ai::SharedModel;
@@ -10,9 +10,15 @@ use darasa::config::{self, Vars};
 use darasa::store::SharedTable;
 use serde_json::Value;
 
-/// `path` in the repository.
+/// `path` in the repository: the nearest folder holding `Cargo.lock` above the running test's
+/// manifest directory. That directory is read when the test runs, not when it is compiled: a
+/// target directory shared by two clones would otherwise send one clone's tests to the other's
+/// files.
 pub fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = manifest.ancestors().find(|dir| dir.join("Cargo.lock").is_file()).unwrap_or(&manifest);
+    root.join(path)
 }
 
 /// The function named `name` in the function table.

@@ -1,6 +1,8 @@
 //! Data the scenario tests share: users, plans, a job to practise for, and creating it through
 //! the API as a client would.
 
+use darasa::attempts::{self, Attempt};
+use darasa::questions::{self, Difficulty, Question};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -62,9 +64,47 @@ pub fn ids(response: &crate::app::TestResponse) -> Vec<String> {
         .collect()
 }
 
-/// Stores `question` for `user` as a finished generation leaves it: one unit of the user's
-/// question quota taken, then the question.
-pub async fn seed_question(table: &SharedTable, user: &str, question: &darasa::questions::Question) {
+/// A question stored for `user`'s job as a finished generation stores it (counted in the job's
+/// progress, not in the usage), with one key point.
+pub async fn seed_question(
+    app: &TestApp,
+    user: &str,
+    job: Uuid,
+    difficulty: Difficulty,
+    text: &str,
+) -> Question {
+    let question = Question::new(job, text.to_owned(), difficulty);
+    questions::insert(app.table.as_ref(), user, &question, &[format!("key point of {text}")])
+        .await
+        .expect("question stored");
+    question
+}
+
+/// Feedback in the original's shape, rated `rating` (none: a reply without a readable rating).
+pub fn feedback_text(rating: Option<u8>) -> String {
+    let heading = match rating {
+        Some(rating) => format!("## Feedback (Rating: {rating}/10)"),
+        None => "## Feedback".to_owned(),
+    };
+    format!("{heading}\nYou covered part of it.\n---\n## Correct Answer\nThe complete answer.")
+}
+
+/// Records a graded attempt at `user`'s question directly (as the feedback route does once its
+/// stream completed), reading the question's counters first as the route does.
+pub async fn record_attempt(app: &TestApp, user: &str, question_id: Uuid, rating: Option<u8>) -> Attempt {
+    let grading =
+        questions::get_for_grading(app.table.as_ref(), user, question_id).await.expect("the question");
+    let answer = format!("answer {}", Uuid::now_v7());
+    let attempt = Attempt::new(&grading.question, answer, feedback_text(rating), "test-model".into());
+    attempts::record(app.table.as_ref(), user, &grading.question, grading.practice, &attempt)
+        .await
+        .expect("attempt recorded");
+    attempt
+}
+
+/// Stores `question` for `user` with one unit of the user's question quota taken, as the
+/// generation route leaves it (the quota is reserved before the model is called).
+pub async fn seed_question_counted(table: &SharedTable, user: &str, question: &darasa::questions::Question) {
     let counter = darasa::users::Counter::QuestionsGenerated;
     darasa::users::usage::reserve(table, user, counter, None).await.expect("reserve").commit();
     darasa::questions::insert(table.as_ref(), user, question, &[]).await.expect("seed question");

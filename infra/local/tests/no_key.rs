@@ -5,7 +5,7 @@
 //! of Hume; every quota and storage rule applies as with a hosted model.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -167,7 +167,7 @@ async fn chunks(mut response: reqwest::Response) -> (StatusCode, Vec<String>) {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    darasa_tests::events::repo("tests/fixtures")
 }
 
 fn fixture(path: &str) -> Vec<u8> {

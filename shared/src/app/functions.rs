@@ -7,7 +7,7 @@ use axum::Router;
 
 use super::AppState;
 use crate::config::Needs;
-use crate::{interviews, job_infos, protect, questions, resumes, users, webhooks};
+use crate::{attempts, export, interviews, job_infos, protect, questions, resumes, users, webhooks};
 
 /// One Lambda function.
 #[derive(Debug, Clone, Copy)]
@@ -45,10 +45,11 @@ impl Function {
     }
 }
 
-/// Job infos with their questions and resume analyses read back.
+/// Job infos with their questions, resume analyses, attempts and progress read back.
 pub const JOB_INFOS: Function =
     Function { name: "job-infos", routes: job_infos_routes, streaming: false, needs: Needs::NONE };
-/// The caller's profile and quotas, and their standing against the protection rules.
+/// The caller's profile and quotas, their standing against the protection rules, and the export
+/// of everything held about them.
 pub const ME: Function = Function { name: "me", routes: me_routes, streaming: false, needs: Needs::NONE };
 pub const CLERK_WEBHOOK: Function = Function {
     name: "clerk-webhook",
@@ -64,7 +65,7 @@ pub const GENERATE_QUESTION: Function = Function {
 };
 pub const GENERATE_FEEDBACK: Function = Function {
     name: "generate-feedback",
-    routes: questions::feedback_routes,
+    routes: attempts::feedback_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
 };
@@ -86,11 +87,11 @@ pub const FUNCTIONS: &[Function] =
     &[JOB_INFOS, ME, CLERK_WEBHOOK, GENERATE_QUESTION, GENERATE_FEEDBACK, INTERVIEWS, ANALYZE_RESUME];
 
 fn me_routes() -> Router<AppState> {
-    users::routes().merge(protect::routes())
+    users::routes().merge(protect::routes()).merge(export::routes())
 }
 
 fn job_infos_routes() -> Router<AppState> {
-    job_infos::routes().merge(questions::routes()).merge(resumes::routes())
+    job_infos::routes().merge(questions::routes()).merge(resumes::routes()).merge(attempts::routes())
 }
 
 /// The function named `name`.

@@ -1,8 +1,9 @@
-//! Items attached to a job info: questions, interviews, resume analyses. Each kind is one
-//! `ChildKind`: its own sort key `<KIND>#<id>` in the user's partition (so its id alone finds it,
-//! as the AI routes need) and a `parentKey` under its job (so the job's lists and its cascade find
-//! it through the `byParent` index). Writes that attach a child check, in the same transaction,
-//! that the job still accepts children (`job_infos::attach_guard`).
+//! Items attached to a job info: questions, interviews, resume analyses, practice attempts and the
+//! job's progress counters. Each kind is one `ChildKind`: its own sort key `<KIND>#<id>` in the
+//! user's partition (so its id alone finds it, as the AI routes need) and a `parentKey` under its
+//! job (so the job's lists and its cascade find it through the `byParent` index). Writes that
+//! attach a child check, in the same transaction, that the job still accepts children
+//! (`job_infos::attach_guard`).
 
 mod routes;
 
@@ -23,12 +24,20 @@ pub struct ChildKind(pub &'static str);
 
 impl ChildKind {
     pub fn key(self, user_id: &str, id: Uuid) -> Key {
-        Key::new(users::partition(user_id), format!("{}#{id}", self.0))
+        self.key_at(user_id, &id.to_string())
     }
 
-    /// The `parentKey` of child `id` of job `job_id`.
-    fn parent_key(self, job_id: Uuid, id: Uuid) -> String {
-        format!("{}{}#{id}", children_prefix(job_id), self.0)
+    /// The key of the child whose sort key continues with `suffix` (`<KIND>#<suffix>`): a kind
+    /// listed by something other than its job puts that first, e.g. an attempt's
+    /// `<questionId>#<attemptId>`.
+    pub fn key_at(self, user_id: &str, suffix: &str) -> Key {
+        Key::new(users::partition(user_id), format!("{}#{suffix}", self.0))
+    }
+
+    /// The `parentKey` of the child `suffix` of job `job_id`, for a write that creates or keeps
+    /// the child attached by updating it.
+    pub fn parent_key_at(self, job_id: Uuid, suffix: &str) -> String {
+        format!("{}{}#{suffix}", children_prefix(job_id), self.0)
     }
 
     /// `value` as an item of this kind, attached to job `job_id`.
@@ -39,8 +48,19 @@ impl ChildKind {
         id: Uuid,
         value: &T,
     ) -> Result<Item, StoreError> {
-        let mut item = store::to_item(&self.key(user_id, id), value)?;
-        item.insert(Index::ByParent.attribute().into(), self.parent_key(job_id, id).into());
+        self.item_at(user_id, job_id, &id.to_string(), value)
+    }
+
+    /// Like `item`, keyed by `suffix` (see `key_at`).
+    pub fn item_at<T: Serialize>(
+        self,
+        user_id: &str,
+        job_id: Uuid,
+        suffix: &str,
+        value: &T,
+    ) -> Result<Item, StoreError> {
+        let mut item = store::to_item(&self.key_at(user_id, suffix), value)?;
+        item.insert(Index::ByParent.attribute().into(), self.parent_key_at(job_id, suffix).into());
         Ok(item)
     }
 

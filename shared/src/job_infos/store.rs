@@ -7,10 +7,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::JobInfo;
-use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Write};
+use crate::clock;
+use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Update, Write};
 use crate::users;
 
-const KIND: &str = "JOBINFO#";
+/// The sort-key prefix of job infos.
+pub const KIND: &str = "JOBINFO#";
 /// Set while a delete cascades, so nothing new is attached and reads treat the job as gone.
 pub const DELETING: &str = "deleting";
 
@@ -32,6 +34,26 @@ pub fn children_prefix(id: Uuid) -> String {
 /// Everything attached to job `id`, for its cascade.
 pub fn children(user_id: &str, id: Uuid) -> Query {
     Query::new(users::partition(user_id), children_prefix(id)).index(Index::ByParent)
+}
+
+/// The job's progress counters: one item per job, `PROGRESS#<jobId>`, attached under the job as
+/// its children are (`parentKey = JOBINFO#<jobId>#PROGRESS#<jobId>`, so its cascade removes it).
+/// Questions count themselves in it when stored, attempts when graded (`attempts::progress`
+/// reads it), each with `ADD` in the transaction that stores them: no request ever scans a job's
+/// attempts to report progress.
+pub const PROGRESS: &str = "PROGRESS#";
+
+pub fn progress_key(user_id: &str, id: Uuid) -> Key {
+    Key::new(users::partition(user_id), format!("{PROGRESS}{id}"))
+}
+
+/// The start of every write to job `id`'s progress item: it (re)attaches the item to the job, as
+/// whichever write comes first creates it. Add the counters to it.
+pub fn progress_update(id: Uuid) -> Update {
+    Update::new()
+        .set(Index::ByParent.attribute(), format!("{}{PROGRESS}{id}", children_prefix(id)))
+        .set("jobInfoId", id.to_string())
+        .set("updatedAt", clock::rfc3339(clock::now()))
 }
 
 /// A condition that holds while the job exists and is not being deleted.

@@ -1,10 +1,11 @@
-//! The two streamed AI routes the original web client calls unchanged:
-//! `POST /api/ai/questions/generate-question` and `.../generate-feedback`. They check in the
-//! original's order and answer its plain-text strings (401, 400, 403 `PLAN_LIMIT`, 403 not
-//! owned), then stream an AI SDK data stream. A generated question is stored only after the
-//! model finished it, in one transaction with the usage counter and a check that its job still
-//! exists. The quota unit is reserved before the model is called (and given back when the
-//! generation fails), and each generation holds one of the user's few generation slots.
+//! `POST /api/ai/questions/generate-question`, the streamed AI route the original web client
+//! calls unchanged (its sibling `generate-feedback` records an attempt, so it lives in
+//! `attempts::grade`). It checks in the original's order and answers its plain-text strings (401,
+//! 400, 403 `PLAN_LIMIT`, 403 not owned), then streams an AI SDK data stream. A generated question
+//! is stored only after the model finished it, in one transaction with the usage counter and a
+//! check that its job still exists. The quota unit is reserved before the model is called (and
+//! given back when the generation fails), and each generation holds one of the user's few
+//! generation slots.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,21 +27,12 @@ use crate::store::SharedTable;
 use crate::users::usage::Reservation;
 use crate::users::{self, Counter};
 
-/// The longest answer the feedback route grades (characters).
-pub const MAX_ANSWER: usize = 20_000;
-
-/// The original's 400 bodies.
+/// The original's 400 body.
 pub const QUESTION_ERROR: &str = "Error generating your question";
-pub const FEEDBACK_ERROR: &str = "Error generating your feedback";
 
 /// `POST /api/ai/questions/generate-question` (the generate-question function).
 pub fn question_routes() -> Router<AppState> {
     Router::new().route("/api/ai/questions/generate-question", post(generate_question))
-}
-
-/// `POST /api/ai/questions/generate-feedback` (the generate-feedback function).
-pub fn feedback_routes() -> Router<AppState> {
-    Router::new().route("/api/ai/questions/generate-feedback", post(generate_feedback))
 }
 
 /// What `useCompletion` sends: the difficulty as `prompt`, and the job. Unknown fields are
@@ -50,14 +42,6 @@ pub fn feedback_routes() -> Router<AppState> {
 struct GenerateQuestion {
     prompt: Difficulty,
     job_info_id: String,
-}
-
-/// The candidate's answer as `prompt`, and the question.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GenerateFeedback {
-    prompt: String,
-    question_id: String,
 }
 
 async fn generate_question(
@@ -154,24 +138,4 @@ async fn store_generated(
             vec![StreamPart::Error(PlainError::from(other).message.into_owned())]
         }
     }
-}
-
-async fn generate_feedback(
-    State(state): State<AppState>,
-    PlainSession(session): PlainSession,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, PlainError> {
-    let body: GenerateFeedback = plain::json_body(body, FEEDBACK_ERROR)?;
-    let answer = body.prompt.trim();
-    if answer.is_empty() || answer.chars().count() > MAX_ANSWER || body.question_id.is_empty() {
-        return Err(PlainError::bad_request(FEEDBACK_ERROR));
-    }
-    let model = plain::model_or_unavailable(state.model.as_ref())?;
-    let question_id = plain::owned_id(&body.question_id)?;
-    let (question, key_points) =
-        super::get_for_grading(state.table.as_ref(), &session.user_id, question_id).await?;
-    let lease =
-        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
-    let request = prompts::feedback_request(&question.text, &key_points, answer);
-    Ok(data_stream::response(lease::hold_while(data_stream::model_reply(model.stream(request)), lease)))
 }

@@ -1,7 +1,8 @@
 //! Practice questions: the type, reading them, and storing a generated one against the plan's
-//! quota. Storage is in `store`, the read routes in `routes`, the two streamed AI routes the
-//! original client calls (`generate-question`, `generate-feedback`) in `generate`, the prompts in
-//! `prompts`.
+//! quota. Storage is in `store`, the read routes in `routes`, the streamed route the original
+//! client calls to generate one (`generate-question`) in `generate`, the prompts (a question's and
+//! its feedback's) in `prompts`. Grading an answer records an attempt, so its route lives with the
+//! attempts (`attempts::grade`).
 
 mod generate;
 pub mod prompts;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use generate::{FEEDBACK_ERROR, MAX_ANSWER, QUESTION_ERROR, feedback_routes, question_routes};
+pub use generate::{QUESTION_ERROR, question_routes};
 pub use routes::routes;
 pub use store::key;
 
@@ -26,6 +27,10 @@ use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionErro
 pub const MAX_HISTORY: usize = 50;
 /// The longest question text stored (characters); a reply beyond it is not a question.
 pub const MAX_QUESTION_TEXT: usize = 50_000;
+/// The longest answer the feedback route grades (characters).
+pub const MAX_ANSWER: usize = 20_000;
+/// The original's 400 body of the feedback route.
+pub const FEEDBACK_ERROR: &str = "Error generating your feedback";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,14 +86,39 @@ impl Question {
     }
 }
 
-/// The caller's question, or `None` when they have none with this id or its job is gone (a
-/// question outliving a half-finished cascade is not shown).
-pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Option<Question>> {
+/// What the graded answers to a question have made of it: kept on the question's item by
+/// `attempts::record`, in the same write as each attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Practice {
+    /// How many graded answers it has.
+    pub attempts: u64,
+    /// The best rating (0-10) among them; `null` until one was rated.
+    pub best_rating: Option<u8>,
+}
+
+/// A question as the read routes show it: the question and its practice counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuestionView {
+    #[serde(flatten)]
+    pub question: Question,
+    #[serde(flatten)]
+    pub practice: Practice,
+}
+
+/// The caller's question (with its counters), or `None` when they have none with this id or its
+/// job is gone (a question outliving a half-finished cascade is not shown).
+pub async fn find_viewed(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Option<QuestionView>> {
     let Some(item) = table.get(&key(user_id, id)).await? else {
         return Ok(None);
     };
-    let question: Question = crate::store::from_item(item)?;
-    Ok(job_infos::find(table, user_id, question.job_info_id).await?.map(|_| question))
+    let view = store::view(item)?;
+    Ok(job_infos::find(table, user_id, view.question.job_info_id).await?.map(|_| view))
+}
+
+/// The caller's question, or `None` (see `find_viewed`).
+pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Option<Question>> {
+    Ok(find_viewed(table, user_id, id).await?.map(|view| view.question))
 }
 
 /// Like `find`, but a missing question is `Missing::Question`.
@@ -96,20 +126,31 @@ pub async fn get_owned(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResu
     find(table, user_id, id).await?.ok_or(DomainError::NotFound(Missing::Question))
 }
 
-/// The caller's question with the key points a complete answer covers (stored beside it when
-/// the model gave them; never shown before an answer is graded).
-pub async fn get_for_grading(
-    table: &dyn Table,
-    user_id: &str,
-    id: Uuid,
-) -> DomainResult<(Question, Vec<String>)> {
+/// Like `find_viewed`, but a missing question is `Missing::Question`.
+pub async fn get_viewed(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<QuestionView> {
+    find_viewed(table, user_id, id).await?.ok_or(DomainError::NotFound(Missing::Question))
+}
+
+/// What grading an answer needs of the caller's question.
+#[derive(Debug, Clone)]
+pub struct ForGrading {
+    pub question: Question,
+    /// What a complete answer covers (stored beside the question when the model gave them;
+    /// never shown before an answer is graded).
+    pub key_points: Vec<String>,
+    /// Its counters as they were read (recording an attempt starts from them).
+    pub practice: Practice,
+}
+
+/// The caller's question with what grading an answer to it needs.
+pub async fn get_for_grading(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<ForGrading> {
     let item = table.get(&key(user_id, id)).await?.ok_or(DomainError::NotFound(Missing::Question))?;
     let key_points = store::key_points(&item);
-    let question: Question = crate::store::from_item(item)?;
+    let QuestionView { question, practice } = store::view(item)?;
     job_infos::get_owned(table, user_id, question.job_info_id)
         .await
         .map_err(|_| DomainError::NotFound(Missing::Question))?;
-    Ok((question, key_points))
+    Ok(ForGrading { question, key_points, practice })
 }
 
 /// One page of a job's questions, oldest first.
@@ -121,6 +162,19 @@ pub async fn list(
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<Question>, Option<Cursor>)> {
     store::KIND.page(table, user_id, job_id, false, limit, cursor).await
+}
+
+/// Like `list`, with each question's counters.
+pub async fn list_viewed(
+    table: &dyn Table,
+    user_id: &str,
+    job_id: Uuid,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> DomainResult<(Vec<QuestionView>, Option<Cursor>)> {
+    let page = table.query(&store::KIND.of_job(user_id, job_id).limit(limit).after(cursor)).await?;
+    let views = page.items.into_iter().map(store::view).collect::<Result<_, _>>()?;
+    Ok((views, page.cursor))
 }
 
 /// The job's `max` most recent questions, oldest first.
@@ -139,7 +193,7 @@ pub async fn recent(
 }
 
 /// Stores `question` with the key points an answer should cover, its quota unit reserved
-/// already, while its job still accepts it.
+/// already, while its job still accepts it, and counts it in the job's progress.
 pub async fn insert(
     table: &dyn Table,
     user_id: &str,
@@ -149,7 +203,8 @@ pub async fn insert(
     let item = store::to_item(user_id, question, key_points)?;
     let transaction = Transaction::new()
         .guarded(Guard::Absent, Write::Put { item, condition: Some(Condition::NotExists) })
-        .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id));
+        .guarded(Guard::Parent, job_infos::attach_guard(user_id, question.job_info_id))
+        .write(store::count_in_progress(user_id, question));
     match transaction.commit(table).await {
         Ok(()) => Ok(()),
         Err(TransactionError::Refused(Guard::Parent)) => Err(DomainError::NotFound(Missing::JobInfo)),

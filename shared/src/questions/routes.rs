@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::Question;
+use super::QuestionView;
 use crate::AppState;
 use crate::auth::Session;
 use crate::children;
@@ -25,10 +25,10 @@ async fn list_route(
     session: Session,
     Path(raw_id): Path<String>,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<http::Listing<Question>>> {
+) -> ApiResult<Json<http::Listing<QuestionView>>> {
     let table = state.table.as_ref();
     let (job_id, limit, cursor) = children::page_request(table, &session.user_id, &raw_id, &params).await?;
-    let (items, next) = super::list(table, &session.user_id, job_id, limit, cursor).await?;
+    let (items, next) = super::list_viewed(table, &session.user_id, job_id, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))
 }
 
@@ -39,6 +39,6 @@ async fn get_route(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = http::parse_id("questionId", &raw_id)?;
-    let question = super::get_owned(state.table.as_ref(), &session.user_id, id).await?;
-    Ok(http::conditional_get(&headers, question.version, question))
+    let view = super::get_viewed(state.table.as_ref(), &session.user_id, id).await?;
+    Ok(http::conditional_get(&headers, view.question.version, view))
 }

@@ -52,8 +52,7 @@ mod tests {
 
     /// A PDF from `tests/fixtures/documents` (written by reportlab: see `make-documents.py` there).
     fn fixture(name: &str) -> Vec<u8> {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/documents").join(name);
+        let path = crate::test_fixtures().join("documents").join(name);
         std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
     }
 

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use darasa::app;
+use darasa::attempts::{self, Attempt};
 use darasa::config;
 use darasa::job_infos::{self, ExperienceLevel, JobInfo};
-use darasa::questions::{Difficulty, Question};
+use darasa::questions::{self, Difficulty, Practice, Question};
 use darasa::store::SharedTable;
 use darasa::users::{self, Profile};
 use darasa_tests::events::{function, repo, state_for};
 use serde_json::Value;
 
-/// The user the event tokens are minted for, and the job info the path events name.
+/// The user the event tokens are minted for, and the job info and question the path events name.
 const EVENT_USER: &str = "user_events";
 const EVENT_JOB: &str = "0190b6b0-4a5e-7c3a-9f00-00000000e001";
 /// The question `generate-feedback.json` answers.
@@ -24,7 +25,9 @@ const EVENTS: &[(&str, &str, u16)] = &[
     ("job-infos-list.json", "job-infos", 200),
     ("job-infos-get.json", "job-infos", 200),
     ("job-infos-update.json", "job-infos", 200),
-    ("me.json", "me", 200),
+    // The seeded job's question has one graded attempt.
+    ("attempts-list.json", "job-infos", 200),
+    ("job-infos-progress.json", "job-infos", 200),
     // infra/env.json configures no AI provider, as a fresh checkout has none: the offline engine
     // answers (questions.rs runs the same events against a fake Gemini).
     ("generate-question.json", "generate-question", 200),
@@ -32,8 +35,10 @@ const EVENTS: &[(&str, &str, u16)] = &[
     // A base64 multipart upload, as a function URL delivers it: the form and the job pass, and
     // user_events's plan has no unlimited_resume_analysis (resumes.rs covers the analysis).
     ("analyze-resume.json", "analyze-resume", 403),
-    // Last of the job's events: it takes the seeded job and its questions with it.
+    // Last of the job's events: it takes the seeded job, its questions and attempts with it.
     ("job-infos-delete.json", "job-infos", 204),
+    ("me.json", "me", 200),
+    ("me-export.json", "me", 200),
     ("clerk-user-created.json", "clerk-webhook", 200),
     ("clerk-user-updated.json", "clerk-webhook", 200),
     ("clerk-user-deleted.json", "clerk-webhook", 200),
@@ -82,9 +87,12 @@ async fn seeded_table() -> (SharedTable, tempfile::TempDir) {
     users::put_profile(table.as_ref(), &profile).await.unwrap();
     let question = Question {
         id: EVENT_QUESTION.parse().unwrap(),
-        ..Question::new(job.id, "How do you make a payment API idempotent?".into(), Difficulty::Medium)
+        ..Question::new(job.id, "Seeded question?".into(), Difficulty::Medium)
     };
-    darasa_tests::fixtures::seed_question(&table, EVENT_USER, &question).await;
+    questions::insert(table.as_ref(), EVENT_USER, &question, &[]).await.unwrap();
+    let feedback = "## Feedback (Rating: 8/10)\nGood.".to_owned();
+    let attempt = Attempt::new(&question, "Seeded answer".into(), feedback, "test-model".into());
+    attempts::record(table.as_ref(), EVENT_USER, &question, Practice::default(), &attempt).await.unwrap();
     (table, dir)
 }
 
@@ -156,8 +164,33 @@ async fn every_event_runs_through_the_lambda_adapter() {
                 assert_eq!(body["version"], 2);
                 assert_eq!(response["headers"]["etag"], "\"2\"");
             }
+            "attempts-list.json" => {
+                assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+                assert_eq!(body["items"][0]["rating"], 8);
+            }
+            "job-infos-progress.json" => {
+                assert_eq!(
+                    (&body["questions"], &body["attempts"], &body["bestRating"]),
+                    (&1.into(), &1.into(), &8.into())
+                );
+            }
             "job-infos-delete.json" => assert_eq!(body, Value::Null),
             "me.json" => assert_eq!(body["user"]["email"], "events@example.com"),
+            "me-export.json" => {
+                assert_eq!(
+                    response["headers"]["content-disposition"],
+                    "attachment; filename=\"darasa-export.json\""
+                );
+                assert_eq!(
+                    (&body["userId"], &body["profile"]["email"]),
+                    (&EVENT_USER.into(), &"events@example.com".into())
+                );
+                assert_eq!(
+                    body["jobInfos"].as_array().map(Vec::len),
+                    Some(1),
+                    "the created job; the seeded one was deleted"
+                );
+            }
             "generate-question.json" | "generate-feedback.json" => {
                 assert_eq!(response["headers"]["x-vercel-ai-data-stream"], "v1", "{file}");
                 let text = body.as_str().unwrap_or_default();

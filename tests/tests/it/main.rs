@@ -1,7 +1,9 @@
 //! One integration-test binary (one link instead of many); each module is one area.
 
+mod attempts;
 mod auth;
 mod events;
+mod export;
 mod gemini;
 mod interviews;
 mod job_infos;

@@ -102,7 +102,7 @@ on_both_stores!(
     concurrent_requests_at_the_limit_store_exactly_one,
     a_third_generation_in_flight_is_refused,
     a_job_deleted_during_generation_gets_nothing_attached,
-    feedback_streams_the_graded_answer_and_stores_nothing,
+    feedback_streams_the_graded_answer_then_keeps_it,
     feedback_checks_ownership_through_the_questions_job,
     question_reads_list_in_creation_order_and_stay_private,
     without_a_key_the_offline_engine_answers_under_the_same_rules,
@@ -334,10 +334,9 @@ async fn a_third_generation_in_flight_is_refused(store: Store) {
     );
     gate.open();
     assert!(data_stream::question_id(&stream_parts(&first.await.unwrap())).is_some());
-    assert_eq!(
-        stream_parts(&second.await.unwrap()).last(),
-        Some(&Part::Finish { finish_reason: "stop".into() })
-    );
+    let feedback = stream_parts(&second.await.unwrap());
+    assert!(feedback.contains(&Part::Finish { finish_reason: "stop".into() }), "{feedback:?}");
+    assert!(data_stream::attempt_id(&feedback).is_some(), "the graded answer was kept");
     let again = app.call(Method::POST, GENERATE, Some(&token), Some(question_body("easy", job)), &[]).await;
     assert!(data_stream::question_id(&stream_parts(&again)).is_some(), "the slots were given back");
 }
@@ -366,11 +365,11 @@ async fn a_job_deleted_during_generation_gets_nothing_attached(store: Store) {
 /// A question stored for `user`'s job, as a finished generation stores it.
 async fn seed_question(app: &TestApp, user: &str, job: Uuid, text: &str) -> Question {
     let question = Question::new(job, text.to_owned(), Difficulty::Medium);
-    darasa_tests::fixtures::seed_question(&app.table, user, &question).await;
+    darasa_tests::fixtures::seed_question_counted(&app.table, user, &question).await;
     question
 }
 
-async fn feedback_streams_the_graded_answer_and_stores_nothing(store: Store) {
+async fn feedback_streams_the_graded_answer_then_keeps_it(store: Store) {
     let (app, fake) = setup(store).await;
     let token = app.token(ALICE, &[]);
     let job = create_job(&app, &token, None).await;
@@ -387,9 +386,10 @@ async fn feedback_streams_the_graded_answer_and_stores_nothing(store: Store) {
     let body = json!({"prompt": "  Use an idempotency key.  ", "questionId": question.id});
     let response = app.call(Method::POST, FEEDBACK, Some(&token), Some(body), &[]).await;
     let parts = stream_parts(&response);
-    assert_eq!(data_stream::codes(&parts), "f000000ed", "{parts:?}");
+    assert_eq!(data_stream::codes(&parts), "f000000ed2", "{parts:?}");
     assert_eq!(data_stream::text(&parts), reply.concat());
-    assert_eq!(stored_items(&app, ALICE).await, items_before, "feedback stores nothing");
+    assert!(data_stream::attempt_id(&parts).is_some(), "the attempt's id after the feedback");
+    assert_eq!(stored_items(&app, ALICE).await, items_before + 1, "one attempt kept (attempts.rs checks it)");
 
     let sent = &fake.requests()[0];
     assert!(sent.system().contains("```\nHow do you make a charge `retry-safe`?\n```"), "{}", sent.system());
@@ -653,11 +653,11 @@ async fn the_route_events_stream_through_the_lambda_adapter_with_a_model() {
         id: EVENT_QUESTION.parse().unwrap(),
         ..Question::new(job.id, "Q?".into(), Difficulty::Easy)
     };
-    darasa_tests::fixtures::seed_question(&app.table, EVENT_USER, &question).await;
+    darasa_tests::fixtures::seed_question_counted(&app.table, EVENT_USER, &question).await;
 
     for (file, function, codes) in [
         ("generate-question.json", "generate-question", "f0ed2"),
-        ("generate-feedback.json", "generate-feedback", "f0ed"),
+        ("generate-feedback.json", "generate-feedback", "f0ed2"),
     ] {
         fake.push(Reply::stream(&["Streamed."], "STOP"));
         let model = Some(fake.model(test_policy()));

@@ -534,7 +534,7 @@ async fn the_analysis_reaches_the_client_while_the_model_is_still_writing() {
 /// gets is the one in the event, and the reply comes back whole.
 #[tokio::test]
 async fn the_committed_event_runs_through_the_lambda_adapter_with_a_model() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/events/analyze-resume.json");
+    let path = darasa_tests::events::repo("infra/events/analyze-resume.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event["isBase64Encoded"], true);
     let raw = STANDARD.decode(event["body"].as_str().unwrap()).unwrap();

@@ -1,8 +1,6 @@
 //! `template.yaml` against the code: the table mirrors `store::schema`, every function is
 //! deployed from its binary, and every route the template sends to a function is one it serves.
 
-use std::path::Path;
-
 use darasa::app;
 use darasa::store::{EXPIRES_AT, Index, PK, SK};
 use darasa_tests::app::{Store, TestApp};
@@ -10,7 +8,7 @@ use http::{Method, StatusCode};
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let path = darasa_tests::events::repo("template.yaml");
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -58,9 +56,7 @@ async fn every_function_is_deployed_and_serves_its_template_routes() {
         assert_eq!(resource["Type"], "AWS::Serverless::Function", "{name} is missing from template.yaml");
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
         assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], name);
-        assert!(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs")).exists()
-        );
+        assert!(darasa_tests::events::repo(&format!("functions/{name}/src/main.rs")).exists());
         assert_eq!(secret_variables(resource), secret_arns(function), "{name}: the secrets it reads");
 
         let (state, _dir) = TestApp::builder(Store::Embedded).webhook_secrets(WEBHOOK_SECRET).state().await;

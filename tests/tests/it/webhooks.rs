@@ -719,7 +719,7 @@ async fn one_delivery_raced_ten_times_applies_once(store: Store) {
 /// secret only) and no table permission beyond what it uses.
 #[test]
 fn the_template_gives_the_webhook_function_its_secret_and_least_privilege() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let path = darasa_tests::events::repo("template.yaml");
     let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let yaml = |value: &serde_yaml::Value| serde_yaml::to_string(value).unwrap().trim().to_owned();
     assert_eq!(template["Parameters"]["ClerkWebhookSecretArn"]["Type"], "String");

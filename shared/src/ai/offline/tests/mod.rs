@@ -14,7 +14,7 @@ use crate::ai::brief::JobBrief;
 use super::Engine;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+    crate::test_fixtures()
 }
 
 fn engine() -> &'static Engine {
