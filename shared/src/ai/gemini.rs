@@ -273,6 +273,14 @@ impl Gemini {
     }
 
     fn log_call(&self, step: u32, finish: Option<&str>, usage: Usage) {
+        crate::telemetry::record_ai_usage(
+            &self.inner.config.model,
+            crate::telemetry::AiTokens {
+                input: usage.prompt_tokens,
+                output: usage.output_tokens,
+                thinking: usage.thoughts_tokens,
+            },
+        );
         tracing::info!(
             model = %self.inner.config.model,
             step,

@@ -22,13 +22,24 @@ use crate::store::Cursor;
 /// The largest JSON body any JSON route accepts.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-/// Request ids, the JSON body limit and problem+json answers for unknown routes: what every
-/// router (each Lambda's and the local host's merged one) gets.
+/// Request ids, access lines (as this process writes them), the JSON body limit and
+/// problem+json answers for unknown routes: what every router (each Lambda's and the local
+/// host's merged one) gets.
 pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    with_layers(router, crate::telemetry::AccessLog::process())
+}
+
+/// The common layers with access lines written by `access_log` (tests read them from memory).
+pub fn with_layers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    access_log: crate::telemetry::AccessLog,
+) -> Router<S> {
     router
         .fallback(|| async { ApiError::not_found("ROUTE_NOT_FOUND", "No such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // Inside the request id (which the line quotes), outside everything else.
+        .layer(middleware::from_fn_with_state(access_log, crate::telemetry::access_log))
         .layer(middleware::from_fn(crate::request_id::layer))
 }
 
