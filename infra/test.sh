@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need (idempotently), then runs formatting,
-# lints, the template linter and every test against real local servers. `.ci/run` calls this.
+# lints, the template linters, a cargo-lambda build of every function, and every test against
+# real local servers. `.ci/run` calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +12,18 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # shellcheck source=infra/scripts/dynamodb-local.sh
 source infra/scripts/dynamodb-local.sh
 ddb_install
+# What the README's "Deploying" section installs (aws-sam-cli brings cfn-lint).
+if ! command -v cargo-lambda >/dev/null 2>&1 || ! command -v sam >/dev/null 2>&1; then
+  echo "installing cargo-lambda and aws-sam-cli"
+  python3 -m pip install --quiet cargo-lambda aws-sam-cli
+fi
 if ! command -v cfn-lint >/dev/null 2>&1; then
   echo "installing cfn-lint"
   python3 -m pip install --quiet 'cfn-lint>=1,<2'
 fi
+# The template checks need no AWS account; SAM asks for a region and, once, about telemetry.
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+export SAM_CLI_TELEMETRY=0
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -22,6 +31,17 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cfn-lint template.yaml"
 cfn-lint template.yaml
+echo "== sam validate --lint"
+sam validate --lint
+# Every function as `sam build` builds it (cargo-lambda, Lambda's target, Zig's link), in one cargo
+# invocation so the dependencies compile once. The lambda-check profile is release without its
+# size optimisation and fat LTO (Cargo.toml says why); `sam build` itself uses release.
+functions=()
+for manifest in functions/*/Cargo.toml; do
+  functions+=(--bin "$(basename "$(dirname "$manifest")")")
+done
+echo "== cargo lambda build ${functions[*]}"
+cargo lambda build --quiet --profile lambda-check --lambda-dir "$CARGO_TARGET_DIR/lambda-check" "${functions[@]}"
 
 trap ddb_stop EXIT
 ddb_start

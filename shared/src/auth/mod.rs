@@ -365,6 +365,7 @@ where
             tracing::debug!(%error, "session token rejected");
         })?;
         parts.extensions.insert(session.clone());
+        crate::telemetry::record_user(&session.user_id);
         Ok(session)
     }
 }

@@ -30,10 +30,22 @@ pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Ro
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
-/// Request ids and the JSON body limit: what every router (each Lambda's and the local host's
-/// merged one) gets, outermost.
+/// Request ids, access lines (as this process writes them) and the JSON body limit: what every
+/// router (each Lambda's and the local host's merged one) gets, outermost.
 pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)).layer(middleware::from_fn(crate::request_id::layer))
+    with_layers(router, crate::telemetry::AccessLog::process())
+}
+
+/// The common layers with access lines written by `access_log` (tests read them from memory).
+pub fn with_layers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    access_log: crate::telemetry::AccessLog,
+) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // Inside the request id (which the line quotes), outside everything else.
+        .layer(middleware::from_fn_with_state(access_log, crate::telemetry::access_log))
+        .layer(middleware::from_fn(crate::request_id::layer))
 }
 
 /// A JSON body whose every rejection is a clear 4xx problem.
