@@ -190,6 +190,7 @@ async fn no_token_is_401() {
     assert_eq!(harness.verifier.jwks_fetch_count(), 0, "nothing to verify, nothing fetched");
 }
 
+// Long because it is a table: one row per way a token can be wrong, all checked the same way.
 #[tokio::test]
 async fn bad_tokens_are_401_and_never_reach_the_handler() {
     let harness = Harness::jwks(&[]).await;

@@ -127,6 +127,7 @@ async fn seed_interviews(table: &SharedTable) {
     darasa::interviews::insert(table.as_ref(), EVENT_USER, &interview).await.unwrap();
 }
 
+// Long because it walks the table of events in order (later events use what earlier ones made).
 #[tokio::test]
 async fn every_event_runs_through_the_lambda_adapter() {
     let (table, _dir) = seeded_table().await;

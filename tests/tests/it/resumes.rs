@@ -257,6 +257,8 @@ async fn docx_text_is_extracted_and_text_files_go_inline() {
     assert_eq!(mimes, ["text/plain", resumes::sniff::DOCX_MIME, resumes::sniff::DOCX_MIME]);
 }
 
+// One scenario on purpose: what it checks is the order of the checks, which split tests would
+// not show.
 #[tokio::test]
 async fn checks_come_in_the_originals_order_and_nothing_reaches_the_model() {
     let (app, fake) = setup(Store::Embedded).await;

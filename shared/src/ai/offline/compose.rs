@@ -4,11 +4,9 @@
 
 use super::GeneratedQuestion;
 use super::job::{Difficulty, JobProfile, with_article};
-use super::questions::Binding;
+use super::questions::{Binding, QUESTION_FOOTER};
 use super::text::{capitalise, join_and, stable_hash};
 use super::vocabulary::{Kind, Vocabulary};
-
-pub const QUESTION_FOOTER: &str = "*Written by Darasa's offline practice engine: no AI provider was used.*";
 
 /// Technologies named in a question's scene besides its focus.
 const SCENE_COMPANIONS: usize = 2;

@@ -1,4 +1,4 @@
-//! Compiling concept definitions from the data files into `Concept`s: checking references,
+//! Loading the data files and compiling their concept definitions into `Concept`s: checking references,
 //! stemming terms and expanding them with synonyms and technology spellings, and computing the
 //! stems that recognise a concept in someone else's question.
 
@@ -9,7 +9,55 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::text::{self, Stems};
-use super::vocabulary::{Ask, Concept, Kind, Language, Point, Scope, VocabularyFile};
+use super::vocabulary::{Ask, Concept, Kind, Language, Point, Scope, Templates, Vocabulary, VocabularyFile};
+
+const VOCABULARY: &str = include_str!("data/vocabulary.json");
+const CONCEPTS: &str = include_str!("data/concepts.json");
+const TECHNOLOGY_CONCEPTS: &str = include_str!("data/technology-concepts.json");
+const TEMPLATES: &str = include_str!("data/templates.json");
+const LANGUAGE: &str = include_str!("data/language.json");
+
+/// The embedded data. An error means a data file is malformed; the tests load it, so a
+/// release never carries one.
+pub fn load_vocabulary() -> Result<Vocabulary, String> {
+    let parse_error = |file: &str, e: serde_json::Error| format!("{file}: {e}");
+    let vocabulary: VocabularyFile =
+        serde_json::from_str(VOCABULARY).map_err(|e| parse_error("vocabulary.json", e))?;
+    let concepts: ConceptsFile =
+        serde_json::from_str(CONCEPTS).map_err(|e| parse_error("concepts.json", e))?;
+    let technology_concepts: BTreeMap<String, Vec<ConceptDef>> =
+        serde_json::from_str(TECHNOLOGY_CONCEPTS).map_err(|e| parse_error("technology-concepts.json", e))?;
+    let templates: Templates =
+        serde_json::from_str(TEMPLATES).map_err(|e| parse_error("templates.json", e))?;
+    let language: Language = serde_json::from_str(LANGUAGE).map_err(|e| parse_error("language.json", e))?;
+    let stems = Stems::new(&language.stopwords);
+    let mut compiler = Compiler::new(&vocabulary, &language, &stems)?;
+    for def in concepts.general {
+        compiler.add(def, Scope::General)?;
+    }
+    for (category, defs) in concepts.packs {
+        let index = compiler.category(&category)?;
+        for def in defs {
+            compiler.add(def, Scope::Category(index))?;
+        }
+    }
+    for (technology, defs) in technology_concepts {
+        let index = compiler.technology(&technology)?;
+        for def in defs {
+            compiler.add(def, Scope::Technology(index))?;
+        }
+    }
+    let concepts = compiler.concepts;
+    Ok(Vocabulary {
+        categories: vocabulary.categories,
+        technologies: vocabulary.technologies,
+        domains: vocabulary.domains,
+        concepts,
+        templates,
+        language,
+        stems,
+    })
+}
 
 #[derive(Deserialize)]
 pub(super) struct ConceptDef {

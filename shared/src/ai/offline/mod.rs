@@ -58,7 +58,7 @@ impl Engine {
     /// Parses the embedded data. The data is checked by the tests, so it always loads; were it
     /// ever malformed the engine would still answer, from its built-in fallbacks.
     pub fn new() -> Engine {
-        let vocabulary = Vocabulary::load().unwrap_or_else(|_| Vocabulary::empty());
+        let vocabulary = concepts::load_vocabulary().unwrap_or_else(|_| Vocabulary::empty());
         let matcher = Matcher::new(&vocabulary);
         Engine { vocabulary, matcher }
     }

@@ -4,11 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::compose::QUESTION_FOOTER;
 use super::extract::Matcher;
 use super::job::{Difficulty, JobProfile, Level};
 use super::text::{self, stable_hash};
 use super::vocabulary::{Concept, Kind, Scope, Vocabulary};
+
+pub const QUESTION_FOOTER: &str = "*Written by Darasa's offline practice engine: no AI provider was used.*";
 
 /// Technologies of a job that questions may be about (the rest are too minor to focus on).
 const FOCUS_TECHNOLOGIES: usize = 8;

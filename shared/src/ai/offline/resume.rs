@@ -12,8 +12,7 @@ use crate::ai::brief::ResumeBrief;
 use super::extract::Matcher;
 use super::job::{JobProfile, Wanted};
 use super::resume_facts::{self, ResumeFacts};
-use super::resume_scores;
-use super::text::join_and;
+use super::resume_scores::{self, Category, Keywords, Tone, listed};
 use super::vocabulary::Vocabulary;
 
 /// How much each category weighs in the overall score.
@@ -28,46 +27,22 @@ const WEIGHTS: [(&str, f64); 5] = [
 const FALLBACK_TERMS: usize = 12;
 /// How much a practice or duty counts against a technology when matching keywords.
 const PRACTICE_WEIGHT: f64 = 0.5;
-/// Names listed in one feedback message before "and N more".
-const LISTED: usize = 8;
 
-#[derive(Clone, Copy)]
-pub(super) enum Tone {
-    Strength,
-    Minor,
-    Major,
-}
-
-pub(super) struct Category {
-    score: f64,
-    summary: String,
-    feedback: Vec<(Tone, String, String)>,
-}
-
-impl Category {
-    pub(super) fn new(score: f64, summary: String) -> Category {
-        Category { score: round(score.clamp(0.0, 10.0)), summary, feedback: Vec::new() }
-    }
-
-    pub(super) fn add(&mut self, tone: Tone, name: &str, message: String) {
-        self.feedback.push((tone, name.to_owned(), message));
-    }
-
-    fn to_output(&self) -> CategoryOutput<'_> {
-        let feedback = self
-            .feedback
-            .iter()
-            .map(|(tone, name, message)| {
-                let kind = match tone {
-                    Tone::Strength => "strength",
-                    Tone::Minor => "minor-improvement",
-                    Tone::Major => "major-improvement",
-                };
-                FeedbackOutput { kind, name, message }
-            })
-            .collect();
-        CategoryOutput { score: self.score, summary: &self.summary, feedback }
-    }
+/// A category as the schema writes it.
+fn category_output(category: &Category) -> CategoryOutput<'_> {
+    let feedback = category
+        .feedback
+        .iter()
+        .map(|(tone, name, message)| {
+            let kind = match tone {
+                Tone::Strength => "strength",
+                Tone::Minor => "minor-improvement",
+                Tone::Major => "major-improvement",
+            };
+            FeedbackOutput { kind, name, message }
+        })
+        .collect();
+    CategoryOutput { score: category.score, summary: &category.summary, feedback }
 }
 
 /// The analysis as the schema orders it: serde writes fields in declaration order, which the
@@ -98,33 +73,6 @@ struct FeedbackOutput<'a> {
     message: &'a str,
 }
 
-fn round(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
-}
-
-pub(super) fn listed(names: &[String]) -> String {
-    if names.len() <= LISTED {
-        return join_and(names);
-    }
-    format!("{} and {} more", names[..LISTED].join(", "), names.len() - LISTED)
-}
-
-/// The job's keywords found in and missing from the resume.
-pub(super) struct Keywords {
-    pub(super) found: Vec<String>,
-    pub(super) missing: Vec<String>,
-    /// Found only in a skills list, never in experience or projects.
-    pub(super) only_listed: Vec<String>,
-    /// Missing keywords the job title names.
-    pub(super) missing_from_title: Vec<String>,
-    /// Weighted share found (0 to 1).
-    pub(super) share: f64,
-    /// True when the job named nothing in the vocabulary and plain terms were compared.
-    pub(super) plain_terms: bool,
-    /// Categories of the job's technologies that the resume shows some technology of.
-    pub(super) categories_covered: f64,
-}
-
 /// The analysis JSON text.
 pub fn review(brief: &ResumeBrief, vocabulary: &Vocabulary, matcher: &Matcher) -> String {
     let job = JobProfile::read(&brief.job, matcher, vocabulary);
@@ -142,12 +90,12 @@ pub fn review(brief: &ResumeBrief, vocabulary: &Vocabulary, matcher: &Matcher) -
         categories.iter().zip(WEIGHTS).map(|(category, (_, weight))| category.score * weight).sum();
     let [ats, job_match, writing, keywords, other] = &categories;
     let output = ReviewOutput {
-        overall_score: round(overall.clamp(0.0, 10.0)),
-        ats: ats.to_output(),
-        job_match: job_match.to_output(),
-        writing_and_formatting: writing.to_output(),
-        keyword_coverage: keywords.to_output(),
-        other: other.to_output(),
+        overall_score: resume_scores::round(overall.clamp(0.0, 10.0)),
+        ats: category_output(ats),
+        job_match: category_output(job_match),
+        writing_and_formatting: category_output(writing),
+        keyword_coverage: category_output(keywords),
+        other: category_output(other),
     };
     // Plain data with string keys: serialising it cannot fail.
     serde_json::to_string(&output).unwrap_or_default()

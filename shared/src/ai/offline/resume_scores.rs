@@ -4,10 +4,63 @@
 use std::collections::HashSet;
 
 use super::job::{JobProfile, Level};
-use super::resume::{Category, Keywords, Tone, listed};
 use super::resume_facts::{LONG_LINE, ResumeFacts};
 use super::text::{capitalise, count_of, join_and};
 use super::vocabulary::Vocabulary;
+
+/// Names listed in one feedback message before "and N more".
+const LISTED: usize = 8;
+
+#[derive(Clone, Copy)]
+pub(super) enum Tone {
+    Strength,
+    Minor,
+    Major,
+}
+
+/// One category's score, summary and feedback items (tone, name, message).
+pub(super) struct Category {
+    pub(super) score: f64,
+    pub(super) summary: String,
+    pub(super) feedback: Vec<(Tone, String, String)>,
+}
+
+impl Category {
+    pub(super) fn new(score: f64, summary: String) -> Category {
+        Category { score: round(score.clamp(0.0, 10.0)), summary, feedback: Vec::new() }
+    }
+
+    pub(super) fn add(&mut self, tone: Tone, name: &str, message: String) {
+        self.feedback.push((tone, name.to_owned(), message));
+    }
+}
+
+/// The job's keywords found in and missing from the resume.
+pub(super) struct Keywords {
+    pub(super) found: Vec<String>,
+    pub(super) missing: Vec<String>,
+    /// Found only in a skills list, never in experience or projects.
+    pub(super) only_listed: Vec<String>,
+    /// Missing keywords the job title names.
+    pub(super) missing_from_title: Vec<String>,
+    /// Weighted share found (0 to 1).
+    pub(super) share: f64,
+    /// True when the job named nothing in the vocabulary and plain terms were compared.
+    pub(super) plain_terms: bool,
+    /// Categories of the job's technologies that the resume shows some technology of.
+    pub(super) categories_covered: f64,
+}
+
+pub(super) fn round(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+pub(super) fn listed(names: &[String]) -> String {
+    if names.len() <= LISTED {
+        return join_and(names);
+    }
+    format!("{} and {} more", names[..LISTED].join(", "), names.len() - LISTED)
+}
 
 pub(super) fn ats(facts: &ResumeFacts, format: &str) -> Category {
     let mut score: f64 = 10.0;

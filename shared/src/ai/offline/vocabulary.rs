@@ -40,14 +40,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-use super::concepts::{Compiler, ConceptDef, ConceptsFile};
 use super::text::Stems;
-
-const VOCABULARY: &str = include_str!("data/vocabulary.json");
-const CONCEPTS: &str = include_str!("data/concepts.json");
-const TECHNOLOGY_CONCEPTS: &str = include_str!("data/technology-concepts.json");
-const TEMPLATES: &str = include_str!("data/templates.json");
-const LANGUAGE: &str = include_str!("data/language.json");
 
 /// The shape of a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -214,50 +207,6 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The embedded data. An error means a data file is malformed; the tests load it, so a
-    /// release never carries one.
-    pub fn load() -> Result<Vocabulary, String> {
-        let parse_error = |file: &str, e: serde_json::Error| format!("{file}: {e}");
-        let vocabulary: VocabularyFile =
-            serde_json::from_str(VOCABULARY).map_err(|e| parse_error("vocabulary.json", e))?;
-        let concepts: ConceptsFile =
-            serde_json::from_str(CONCEPTS).map_err(|e| parse_error("concepts.json", e))?;
-        let technology_concepts: BTreeMap<String, Vec<ConceptDef>> =
-            serde_json::from_str(TECHNOLOGY_CONCEPTS)
-                .map_err(|e| parse_error("technology-concepts.json", e))?;
-        let templates: Templates =
-            serde_json::from_str(TEMPLATES).map_err(|e| parse_error("templates.json", e))?;
-        let language: Language =
-            serde_json::from_str(LANGUAGE).map_err(|e| parse_error("language.json", e))?;
-        let stems = Stems::new(&language.stopwords);
-        let mut compiler = Compiler::new(&vocabulary, &language, &stems)?;
-        for def in concepts.general {
-            compiler.add(def, Scope::General)?;
-        }
-        for (category, defs) in concepts.packs {
-            let index = compiler.category(&category)?;
-            for def in defs {
-                compiler.add(def, Scope::Category(index))?;
-            }
-        }
-        for (technology, defs) in technology_concepts {
-            let index = compiler.technology(&technology)?;
-            for def in defs {
-                compiler.add(def, Scope::Technology(index))?;
-            }
-        }
-        let concepts = compiler.concepts;
-        Ok(Vocabulary {
-            categories: vocabulary.categories,
-            technologies: vocabulary.technologies,
-            domains: vocabulary.domains,
-            concepts,
-            templates,
-            language,
-            stems,
-        })
-    }
-
     /// An empty vocabulary: the engine still answers (from built-in fallbacks), just blandly.
     pub fn empty() -> Vocabulary {
         Vocabulary {

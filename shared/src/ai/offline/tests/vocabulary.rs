@@ -1,5 +1,5 @@
 use super::super::grading::{Coverage, Rubric, grade};
-use super::super::vocabulary::{Scope, Vocabulary};
+use super::super::vocabulary::Scope;
 use super::*;
 
 fn names_found(text: &str) -> Vec<String> {
@@ -8,7 +8,7 @@ fn names_found(text: &str) -> Vec<String> {
 
 #[test]
 fn embedded_data_loads_and_is_substantial() {
-    let vocabulary = Vocabulary::load().unwrap();
+    let vocabulary = super::super::concepts::load_vocabulary().unwrap();
     assert!((250..=400).contains(&vocabulary.technologies.len()), "{}", vocabulary.technologies.len());
     assert!(vocabulary.concepts.len() >= 150);
     let specific: std::collections::HashSet<usize> = vocabulary

@@ -1,0 +1,124 @@
+//! Benchmark program (not a test): what the protection layer adds to a request. The same
+//! authenticated `GET /api/job-infos` (20 job infos) goes through two routers over one store, one
+//! with every rule `live` and one with every rule `off`, in alternating rounds so both see the
+//! same machine load; printed as p50/p99 of each and the ratio live/off, on the embedded store and,
+//! when `DARASA_TEST_DYNAMODB_ENDPOINT` is set, on DynamoDB Local.
+//!
+//! Every request comes from its own client address (as many clients would): the per-IP window is
+//! read and written on each one and nobody reaches the limit, so the figure is the cost of the
+//! whole layer (shield over path, query and headers, bot rules on a browser's user agent, one
+//! window read and one conditional write), never a cheap denial.
+//!
+//! Run: `cargo bench -p darasa-tests --bench protection` (with DynamoDB Local started as
+//! `infra/bench/run.sh` starts it for the DynamoDB figures).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use darasa::AppState;
+use darasa::protect::{Modes, Protection};
+use darasa::store::SharedTable;
+use darasa_tests::app::issuer;
+use http::Request;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const ROUNDS: usize = 10;
+const PER_ROUND: usize = 200;
+const WARMUP: usize = 200;
+const JOB_INFOS: usize = 20;
+const USER: &str = "user_bench_protect";
+const BROWSER: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let token = issuer().mint(USER, &["5_questions"], 3_600, now());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let embedded: SharedTable = Arc::new(
+        darasa::store::embedded::EmbeddedTable::open(&dir.path().join("bench.redb")).expect("embedded store"),
+    );
+    compare("embedded store (redb)", embedded, &token).await;
+
+    match std::env::var("DARASA_TEST_DYNAMODB_ENDPOINT") {
+        Ok(_) => {
+            compare("DynamoDB Local", Arc::new(darasa_tests::dynamodb::test_table().await), &token).await
+        }
+        Err(_) => println!("DynamoDB Local: skipped (DARASA_TEST_DYNAMODB_ENDPOINT unset)"),
+    }
+}
+
+/// Seeds `table`, then times the route with protection live and off, alternating rounds.
+async fn compare(label: &str, table: SharedTable, token: &str) {
+    for n in 0..JOB_INFOS {
+        let new: darasa::job_infos::NewJobInfo = serde_json::from_value(serde_json::json!({
+            "name": format!("Job {n}"), "title": "Engineer", "experienceLevel": "mid-level",
+            "description": "Rust, AWS Lambda and DynamoDB. ".repeat(20),
+        }))
+        .expect("valid job");
+        darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
+    }
+    let live = router(table.clone(), Modes::LIVE);
+    let off = router(table, Modes::OFF);
+
+    let mut client = 0u32;
+    // Warm both (the shield's and the bot list's compiled rules are built on first use).
+    sample(&live, token, WARMUP, &mut client).await;
+    sample(&off, token, WARMUP, &mut client).await;
+    let (mut live_samples, mut off_samples) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        live_samples.extend(sample(&live, token, PER_ROUND, &mut client).await);
+        off_samples.extend(sample(&off, token, PER_ROUND, &mut client).await);
+    }
+    let (live, off) = (percentiles(live_samples), percentiles(off_samples));
+    println!("{label}: {} requests each, alternating rounds of {PER_ROUND}", ROUNDS * PER_ROUND);
+    println!("  protection off:  p50 {:?}, p99 {:?}", off.0, off.1);
+    println!("  protection live: p50 {:?}, p99 {:?}", live.0, live.1);
+    println!(
+        "  added: p50 {:?} (x{:.2} of off), p99 x{:.2}",
+        live.0.saturating_sub(off.0),
+        live.0.as_secs_f64() / off.0.as_secs_f64(),
+        live.1.as_secs_f64() / off.1.as_secs_f64()
+    );
+}
+
+fn router(table: SharedTable, modes: Modes) -> Router {
+    let protection = Arc::new(Protection::new(modes, darasa::clock::system()));
+    let state = AppState::new(table, darasa_tests::app::verifier()).with_protection(protection);
+    darasa::app::serve((darasa::app::functions::JOB_INFOS.routes)(), state)
+}
+
+/// Times `count` sequential requests, each from a new client address.
+async fn sample(router: &Router, token: &str, count: usize, client: &mut u32) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        *client += 1;
+        let [_, a, b, c] = client.to_be_bytes();
+        let mut request = Request::get("/api/job-infos")
+            .header("authorization", format!("Bearer {token}"))
+            .header("user-agent", BROWSER)
+            .body(Body::empty())
+            .expect("request");
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, a, b, c], 40_000))));
+        let started = Instant::now();
+        let response = router.clone().oneshot(request).await.expect("infallible");
+        assert!(response.status().is_success(), "{}", response.status());
+        let _ = response.into_body().collect().await.expect("body");
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
