@@ -141,6 +141,10 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::InvalidCursor => Self::bad_request(
+                "INVALID_CURSOR",
+                "cursor is not one this list returned; start again without it",
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "store unavailable");
                 Self::Unavailable { message: "Storage is unavailable right now; retry shortly".into() }

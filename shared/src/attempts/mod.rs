@@ -143,7 +143,8 @@ pub async fn list(
             "cursor is not one this list returned; start again without it",
         ));
     }
-    let page = table.query(&store::of_question(user_id, question_id).limit(limit).after(cursor)).await?;
+    let query = store::of_question(user_id, question_id).limit(limit).after(cursor);
+    let page = crate::store::list_page(table, &query).await?;
     let attempts = page.items.into_iter().map(crate::store::from_item).collect::<Result<_, _>>()?;
     Ok((attempts, page.cursor))
 }

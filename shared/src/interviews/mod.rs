@@ -19,7 +19,7 @@ pub use store::key;
 
 use crate::auth::Session;
 use crate::clock::{self, Clock};
-use crate::domain::{DomainError, DomainResult, Missing};
+use crate::domain::{DomainError, DomainResult, Missing, Versions};
 use crate::hume::HumeClient;
 use crate::job_infos;
 use crate::plans::Features;
@@ -209,7 +209,7 @@ pub async fn update(
     session: &Session,
     id: Uuid,
     changes: InterviewChanges,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<Interview> {
     let user_id = session.user_id.as_str();
     if changes.hume_chat_id.is_none() && changes.duration.is_none() {
@@ -226,7 +226,7 @@ pub async fn update(
         return Err(invalid("humeChatId must be Hume's chat id (letters, digits, - and _; at most 128)"));
     }
     let current = get_owned(table, user_id, id).await?;
-    if expected_version.is_some_and(|version| version != current.version) {
+    if expected_version.is_some_and(|versions| !versions.contains(current.version)) {
         return Err(DomainError::StaleVersion);
     }
     let new_chat = match (&changes.hume_chat_id, &current.hume_chat_id) {
@@ -242,8 +242,8 @@ pub async fn update(
         return Ok(current);
     }
     let mut guard = vec![Condition::Exists];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     let key = key(user_id, id);
     let Some(chat_id) = new_chat else {
@@ -296,7 +296,7 @@ pub async fn update(
                     }
                 }
                 Some(now) if now.hume_chat_id.is_some() => Err(chat_already_set()),
-                Some(now) if expected_version.is_some_and(|version| version != now.version) => {
+                Some(now) if expected_version.is_some_and(|versions| !versions.contains(now.version)) => {
                     Err(DomainError::StaleVersion)
                 }
                 Some(_) => Err(DomainError::concurrent_update("interview")),
@@ -320,11 +320,11 @@ pub async fn delete(
     table: &dyn Table,
     user_id: &str,
     id: Uuid,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<()> {
     let mut guard = vec![Condition::Exists];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     match table.delete(&key(user_id, id), Some(Condition::All(guard))).await {
         Ok(()) => Ok(()),

@@ -13,7 +13,7 @@ pub use store::{attach_guard, key};
 
 use crate::ai::brief::JobBrief;
 use crate::clock;
-use crate::domain::{DomainError, DomainResult, Missing};
+use crate::domain::{DomainError, DomainResult, Missing, Versions};
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write, cascade};
 use crate::users;
 
@@ -197,7 +197,7 @@ pub async fn update(
     user_id: &str,
     id: Uuid,
     changes: JobInfoChanges,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<JobInfo> {
     let mut update = Update::new();
     if let Some(name) = &changes.name {
@@ -221,8 +221,8 @@ pub async fn update(
         .set(crate::store::Index::ByUpdated.attribute(), store::updated_key(id, now))
         .add("version", 1);
     let mut guard = vec![store::attachable()];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     match table.update(&key(user_id, id), update, Some(Condition::All(guard))).await {
         Ok(item) => Ok(crate::store::from_item(item)?),
@@ -241,13 +241,13 @@ pub async fn delete(
     table: &dyn Table,
     user_id: &str,
     id: Uuid,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<()> {
     let key = key(user_id, id);
     let item = table.get(&key).await?.ok_or(DomainError::NotFound(Missing::JobInfo))?;
     if !item.contains_key(store::DELETING) {
         let current = item.get("version").and_then(serde_json::Value::as_u64);
-        if expected_version.is_some_and(|expected| current != Some(expected)) {
+        if expected_version.is_some_and(|expected| !current.is_some_and(|now| expected.contains(now))) {
             return Err(DomainError::StaleVersion);
         }
         let mut guard = vec![Condition::Exists];
@@ -273,7 +273,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<JobInfo>, Option<Cursor>)> {
-    let page = table.query(&store::newest_first(user_id, limit, cursor)).await?;
+    let page = crate::store::list_page(table, &store::newest_first(user_id, limit, cursor)).await?;
     let mut jobs = Vec::with_capacity(page.items.len());
     for item in page.items {
         if let Some(job) = store::visible(item)? {

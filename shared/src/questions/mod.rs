@@ -172,7 +172,8 @@ pub async fn list_viewed(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<QuestionView>, Option<Cursor>)> {
-    let page = table.query(&store::KIND.of_job(user_id, job_id).limit(limit).after(cursor)).await?;
+    let query = store::KIND.of_job(user_id, job_id).limit(limit).after(cursor);
+    let page = crate::store::list_page(table, &query).await?;
     let views = page.items.into_iter().map(store::view).collect::<Result<_, _>>()?;
     Ok((views, page.cursor))
 }

@@ -2,6 +2,7 @@
 
 mod attempts;
 mod auth;
+mod conformance;
 mod events;
 mod export;
 mod gemini;
