@@ -159,8 +159,9 @@ impl From<StoreError> for ApiError {
 
 /// The problem+json body.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct Problem<'a> {
+pub(crate) struct Problem<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     title: &'a str,

@@ -34,8 +34,9 @@ pub fn feedback_routes() -> Router<AppState> {
 /// The candidate's answer as `prompt`, and the question. Unknown fields are ignored, as the
 /// original's schema strips them.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct GenerateFeedback {
+pub(crate) struct GenerateFeedback {
     prompt: String,
     question_id: String,
 }

@@ -4,7 +4,7 @@
 //! that grades an answer and records it is `grade`; keys and the recording transaction are in
 //! `store`; the read routes in `routes`.
 
-mod grade;
+pub(crate) mod grade;
 pub mod progress;
 mod routes;
 pub mod store;
@@ -31,6 +31,7 @@ pub const MAX_RATING: u8 = 10;
 
 /// One graded answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: Uuid,

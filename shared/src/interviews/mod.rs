@@ -6,7 +6,7 @@
 
 mod feedback;
 pub mod prompts;
-mod routes;
+pub(crate) mod routes;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ pub const ZERO_DURATION: &str = "00:00:00";
 pub const MAX_CHAT_ID: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Interview {
     pub id: Uuid,
@@ -140,6 +141,7 @@ pub async fn list(
 
 /// `PATCH` changes.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InterviewChanges {
     #[serde(default)]

@@ -129,8 +129,9 @@ async fn delete_route(
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct TranscriptBody {
+pub(crate) struct TranscriptBody {
     interview_id: Uuid,
     hume_chat_id: String,
     /// The original's condensed bubbles: `{isUser, content: [..]}`.

@@ -10,6 +10,7 @@ mod interviews;
 mod job_infos;
 mod me;
 mod openai;
+mod openapi;
 mod protect;
 mod questions;
 mod resumes;
