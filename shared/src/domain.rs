@@ -2,7 +2,15 @@
 //! question...) can fail, in the domain's terms. Domain code never speaks HTTP: the JSON routes'
 //! `ApiError` and the AI routes' plain-text `PlainError` each convert from this in one place.
 
+use serde::{Deserialize, Deserializer};
+
 use crate::store::{Condition, StoreError};
+
+/// Deserializes a present field as `Some(value)`: with `#[serde(default)]`, an absent field is
+/// `None` and a `null` one is refused unless `T` takes it (`Option<String>` for "clear it").
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
 
 /// The versions a conditional write accepts (`If-Match`): it happens only while the resource is
 /// at one of them. Empty (the client named only tags this API never issued, or weak ones, which

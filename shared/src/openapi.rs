@@ -146,10 +146,37 @@ fn refine(schemas: &mut BTreeMap<String, Value>) {
         changes["additionalProperties"] = json!(false);
         changes["minProperties"] = json!(1);
     }
+    if let Some(body) = schemas.get_mut("GenerateQuestion") {
+        body["properties"]["jobInfoId"] = json!({"type": "string", "minLength": 1});
+    }
     if let Some(body) = schemas.get_mut("GenerateFeedback") {
         body["properties"]["prompt"] = json!({"type": "string", "maxLength": questions::MAX_ANSWER,
             "pattern": "\\S", "description": "The candidate's answer."});
         body["properties"]["questionId"] = json!({"type": "string", "minLength": 1});
+    }
+    // Examples: what the examples phase sends first, and what a reader copies.
+    let examples = [
+        (
+            "NewJobInfo",
+            json!({"name": "Backend", "title": "Senior Rust Engineer", "experienceLevel": "senior",
+            "description": "Build payment services in Rust on AWS Lambda with DynamoDB."}),
+        ),
+        ("JobInfoChanges", json!({"title": null, "experienceLevel": "mid-level"})),
+        ("InterviewChanges", json!({"duration": "00:12:34"})),
+        (
+            "GenerateQuestion",
+            json!({"prompt": "medium", "jobInfoId": "01938a2e-7c4f-7d2a-9b1e-3f5a6c7d8e9f"}),
+        ),
+        (
+            "GenerateFeedback",
+            json!({"prompt": "An index trades write cost for logarithmic lookups.",
+            "questionId": "01938a2e-7c4f-7d2a-9b1e-3f5a6c7d8e9f"}),
+        ),
+    ];
+    for (name, example) in examples {
+        if let Some(schema) = schemas.get_mut(name) {
+            schema["examples"] = json!([example]);
+        }
     }
     if let Some(problem) = schemas.get_mut("Problem") {
         problem["properties"]["type"] = json!({"type": "string", "const": "about:blank"});
@@ -471,9 +498,9 @@ impl Operation {
     }
 }
 
-/// What `http::if_match` parses: `*`, or 1 to 100 entity-tags separated by commas (empty list
-/// elements allowed, as RFC 9110's list rule asks of recipients).
-const IF_MATCH_PATTERN: &str = "^([ \\t]*\\*[ \\t]*|[ \\t,]*(W/)?\"[!#-~]*\"([ \\t]*,[ \\t,]*(W/)?\"[!#-~]*\"){0,99}[ \\t]*(,[ \\t,]*)?)$";
+/// What `http::if_match` parses: nothing (no condition), `*`, or 1 to 100 entity-tags separated
+/// by commas (empty list elements allowed, as RFC 9110's list rule asks of recipients).
+const IF_MATCH_PATTERN: &str = "^([ \\t]*|[ \\t]*\\*[ \\t]*|[ \\t,]*(W/)?\"[!#-~]*\"([ \\t]*,[ \\t,]*(W/)?\"[!#-~]*\"){0,99}[ \\t]*(,[ \\t,]*)?)$";
 
 /// The AI SDK data stream the two question routes answer (`useCompletion`'s protocol).
 const DATA_STREAM: &str = "An AI SDK v4 data stream (the Vercel AI SDK's data-stream protocol, \
@@ -528,11 +555,16 @@ fn operations() -> Vec<Operation> {
         op("get", "/api/job-infos/{jobInfoId}/questions", "listQuestions", "questions", "The job's questions, oldest first")
             .id_param(job, "JOB_INFO_NOT_FOUND")
             .paged()
-            .json_ok(200, "One page", "QuestionPage", &[]),
+            .json_ok(200, "One page", "QuestionPage", &[])
+            .link(200, "GetQuestion", json!({"operationId": "getQuestion", "parameters": {"questionId": "$response.body#/items/0/id"}}))
+            .link(200, "ListAttempts", json!({"operationId": "listAttempts", "parameters": {"questionId": "$response.body#/items/0/id"}}))
+            .link(200, "GenerateFeedback", json!({"operationId": "generateFeedback",
+                "requestBody": {"prompt": "An index makes lookups logarithmic.", "questionId": "$response.body#/items/0/id"}})),
         op("get", "/api/questions/{questionId}", "getQuestion", "questions", "One question with its practice counters")
             .id_param("questionId", "QUESTION_NOT_FOUND")
             .if_none_match()
             .json_ok(200, "The question", "QuestionView", &["ETag"])
+            .link(200, "ListAttempts", json!({"operationId": "listAttempts", "parameters": {"questionId": "$response.body#/id"}}))
             .ok(304, "Not modified", None, &["ETag"]),
         op("get", "/api/questions/{questionId}/attempts", "listAttempts", "practice", "The caller's graded answers to a question, newest first")
             .id_param("questionId", "QUESTION_NOT_FOUND")
@@ -606,7 +638,9 @@ fn operations() -> Vec<Operation> {
             .codes(403, &["PLAN_LIMIT"])
             .codes(409, &["HUME_CHAT_ALREADY_SET", "HUME_CHAT_NOT_THIS_INTERVIEW", "HUME_CHAT_TAKEN", "CONCURRENT_UPDATE"])
             .codes(502, &["HUME_ERROR"])
-            .json_ok(200, "The changed interview", "Interview", &["ETag"]),
+            .json_ok(200, "The changed interview", "Interview", &["ETag"])
+            .link(200, "GetTranscript", json!({"operationId": "getTranscript", "parameters": {"interviewId": "$response.body#/id"}}))
+            .link(200, "GenerateInterviewFeedback", json!({"operationId": "generateInterviewFeedback", "parameters": {"interviewId": "$response.body#/id"}})),
         op("delete", "/api/interviews/{interviewId}", "deleteInterview", "interviews", "Delete an interview")
             .id_param("interviewId", "INTERVIEW_NOT_FOUND")
             .if_match()

@@ -275,10 +275,12 @@ pub const MAX_IF_MATCH_TAGS: usize = 100;
 
 /// What `If-Match` requires of a write, if the header is present (RFC 9110 13.1.1): `*` means
 /// any current version; a list means one of its tags, compared strongly, so a weak tag or one
-/// this API never issued matches nothing (412 when the resource exists, never a 400). Only a
-/// field that is not an entity-tag list is a 400.
+/// this API never issued matches nothing (412 when the resource exists, never a 400). An empty
+/// field is no condition; only a field that is not an entity-tag list is a 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
-    if !headers.contains_key(header::IF_MATCH) {
+    // Absent, or present with an empty list (only whitespace): no precondition.
+    let blank = |value: &HeaderValue| value.as_bytes().iter().all(|b| *b == b' ' || *b == b'\t');
+    if headers.get_all(header::IF_MATCH).iter().all(blank) {
         return Ok(None);
     }
     let invalid = || {
@@ -403,7 +405,8 @@ mod tests {
         assert_eq!(parse(&["\"\""]).unwrap(), versions(&[]));
         assert_eq!(parse(&["\"-1\"", "\"99999999999999999999999\""]).unwrap(), versions(&[]));
         // Not an entity-tag list: 400.
-        for bad in ["nonsense", "7", "\"7", "\"7\" \"8\"", "\"a b\"", "W/7", "", ","] {
+        assert_eq!(parse(&[""]).unwrap(), None, "an empty list is no condition");
+        for bad in ["nonsense", "7", "\"7", "\"7\" \"8\"", "\"a b\"", "W/7", ","] {
             assert!(parse(&[bad]).is_err(), "{bad:?}");
         }
         assert!(parse(&["*", "\"7\""]).is_err());

@@ -19,7 +19,7 @@ pub use store::key;
 
 use crate::auth::Session;
 use crate::clock::{self, Clock};
-use crate::domain::{DomainError, DomainResult, Missing, Versions};
+use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::hume::HumeClient;
 use crate::job_infos;
 use crate::plans::Features;
@@ -144,9 +144,10 @@ pub async fn list(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InterviewChanges {
-    #[serde(default)]
+    /// Absent: unchanged (`null` is refused, as it could not clear a chat id anyway).
+    #[serde(default, deserialize_with = "present")]
     pub hume_chat_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub duration: Option<String>,
 }
 

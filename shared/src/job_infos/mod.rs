@@ -4,7 +4,7 @@
 mod routes;
 pub mod store;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ pub use store::{attach_guard, key};
 
 use crate::ai::brief::JobBrief;
 use crate::clock;
-use crate::domain::{DomainError, DomainResult, Missing, Versions};
+use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write, cascade};
 use crate::users;
 
@@ -89,11 +89,6 @@ impl JobInfo {
     }
 }
 
-/// Deserializes a present field as `Some(value)`, so `null` can be told from absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -109,14 +104,15 @@ pub struct NewJobInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobInfoChanges {
-    #[serde(default)]
+    /// Absent: unchanged (`null` is refused).
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// Absent: unchanged; `null` or `""`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub title: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub experience_level: Option<ExperienceLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
 }
 
