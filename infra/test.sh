@@ -21,6 +21,12 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
   echo "installing cfn-lint"
   python3 -m pip install --quiet 'cfn-lint>=1,<2'
 fi
+# Schemathesis, at the pinned version (infra/contract/run.sh fuzzes the local host with it).
+schemathesis_pin="$(grep -m1 '^schemathesis==' infra/contract/requirements.txt)"
+if [ "$(st --version 2>/dev/null | awk '{print "schemathesis==" $3}')" != "$schemathesis_pin" ]; then
+  echo "installing $schemathesis_pin"
+  python3 -m pip install --quiet -r infra/contract/requirements.txt
+fi
 # The template checks need no AWS account; SAM asks for a region and, once, about telemetry.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export SAM_CLI_TELEMETRY=0
@@ -50,9 +56,16 @@ log="$(mktemp)"
 set +e
 cargo test --workspace --lib --bins --tests --quiet 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The contract: Schemathesis against the running local host, counted as one test.
+echo "== contract: schemathesis against the local host"
+infra/contract/run.sh
+contract=$?
 set -e
+if [ "$contract" -eq 0 ]; then echo "test result: ok. 1 passed; 0 failed (schemathesis)" >>"$log"
+else echo "test result: FAILED. 0 passed; 1 failed (schemathesis)" >>"$log"; fi
 # One closing line over every test binary (cargo prints one result line per binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$contract"

@@ -2,7 +2,42 @@
 //! question...) can fail, in the domain's terms. Domain code never speaks HTTP: the JSON routes'
 //! `ApiError` and the AI routes' plain-text `PlainError` each convert from this in one place.
 
-use crate::store::StoreError;
+use serde::{Deserialize, Deserializer};
+
+use crate::store::{Condition, StoreError};
+
+/// Deserializes a present field as `Some(value)`: with `#[serde(default)]`, an absent field is
+/// `None` and a `null` one is refused unless `T` takes it (`Option<String>` for "clear it").
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The versions a conditional write accepts (`If-Match`): it happens only while the resource is
+/// at one of them. Empty (the client named only tags this API never issued, or weak ones, which
+/// never match for a write) means it cannot happen: the resource exists, so a stale version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versions(Vec<u64>);
+
+impl Versions {
+    pub fn new(mut versions: Vec<u64>) -> Self {
+        versions.sort_unstable();
+        versions.dedup();
+        Self(versions)
+    }
+
+    pub fn one(version: u64) -> Self {
+        Self(vec![version])
+    }
+
+    pub fn contains(&self, version: u64) -> bool {
+        self.0.contains(&version)
+    }
+
+    /// The guard that holds while `attribute` is one of these versions.
+    pub fn condition(&self, attribute: &str) -> Condition {
+        Condition::OneOf(attribute.to_owned(), self.0.iter().map(|&v| v.into()).collect())
+    }
+}
 
 /// What a caller has none of (or may not see: another user's id is the same "none").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

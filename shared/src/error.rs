@@ -141,6 +141,10 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::InvalidCursor => Self::bad_request(
+                "INVALID_CURSOR",
+                "cursor is not one this list returned; start again without it",
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "store unavailable");
                 Self::Unavailable { message: "Storage is unavailable right now; retry shortly".into() }
@@ -155,8 +159,9 @@ impl From<StoreError> for ApiError {
 
 /// The problem+json body.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct Problem<'a> {
+pub(crate) struct Problem<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     title: &'a str,

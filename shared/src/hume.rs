@@ -79,6 +79,7 @@ impl HumeError {
 
 /// An access token for the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AccessToken {
     pub access_token: String,
@@ -256,6 +257,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::Response) 
 
 /// One bubble of the transcript the original shows: consecutive messages of one speaker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Condensed {
     pub is_user: bool,

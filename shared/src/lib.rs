@@ -19,6 +19,8 @@ pub mod job_infos;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod plans;
 pub mod protect;
 pub mod questions;

@@ -72,6 +72,7 @@ impl Features {
 
 /// One quota as `/api/me` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Quota {
     pub used: u64,

@@ -60,6 +60,9 @@ enum Command {
         #[arg(long)]
         resign: bool,
     },
+    /// Print the OpenAPI 3.1 document of every route (what `GET /api/openapi.json` serves):
+    /// `cargo run -q -p darasa-local -- openapi > docs/openapi.json` refreshes the committed one.
+    Openapi,
     /// Sign a Clerk webhook payload with the local webhook secret and POST it to the running
     /// local host, as Svix would deliver it: creates, updates or deletes users without Clerk.
     Webhook {
@@ -100,6 +103,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Webhook { payload, url, id, print_headers } => {
             webhook::send(&cli.data_dir, &payload, &url, id, print_headers).await
+        }
+        Command::Openapi => {
+            print!("{}", darasa::openapi::document_text());
+            Ok(())
         }
     }
 }

@@ -39,7 +39,9 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let protection = Arc::new(Protection::new(modes, darasa::clock::system()));
     let state = AppState::new(table, verifier(auth)?).with_webhooks(webhooks).with_protection(protection);
     let (state, ai_note, hume_note) = with_providers(state, |name| std::env::var(name).ok()).await?;
-    let mut routes = app::all_routes();
+    // The contract, next to what it describes (local only: no Lambda binary carries it).
+    let mut routes =
+        app::all_routes().route("/api/openapi.json", get(|| async { Json(darasa::openapi::document()) }));
     if let Some(jwks) = jwks {
         // Published like Clerk's, so other local tools can verify dev tokens too.
         routes = routes.route("/.well-known/jwks.json", get(move || async move { Json(jwks) }));
@@ -56,6 +58,7 @@ pub async fn serve(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     println!("  ai:    {ai_note}");
     println!("  hume:  {hume_note}");
     println!("  protection: {modes} (PROTECT_SHIELD, PROTECT_BOTS, PROTECT_RATE_LIMIT: live, dry-run, off)");
+    println!("  contract: http://{bound}/api/openapi.json (docs/openapi.json)");
     println!("Get a token:  cargo run --release -- token --user user_dev --features 5_questions,1_interview");
     println!("Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{bound}/api/job-infos");
     println!(

@@ -25,14 +25,18 @@ use crate::questions::{self, FEEDBACK_ERROR, ForGrading, MAX_ANSWER, prompts};
 use crate::store::SharedTable;
 
 pub fn feedback_routes() -> Router<AppState> {
-    Router::new().route("/api/ai/questions/generate-feedback", post(generate_feedback))
+    // The answer at its longest; the question id is in the overhead.
+    let limit = crate::http::json_limit(MAX_ANSWER);
+    Router::new()
+        .route("/api/ai/questions/generate-feedback", crate::http::body_limit(post(generate_feedback), limit))
 }
 
 /// The candidate's answer as `prompt`, and the question. Unknown fields are ignored, as the
 /// original's schema strips them.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct GenerateFeedback {
+pub(crate) struct GenerateFeedback {
     prompt: String,
     question_id: String,
 }

@@ -4,7 +4,7 @@
 //! that grades an answer and records it is `grade`; keys and the recording transaction are in
 //! `store`; the read routes in `routes`.
 
-mod grade;
+pub(crate) mod grade;
 pub mod progress;
 mod routes;
 pub mod store;
@@ -31,6 +31,7 @@ pub const MAX_RATING: u8 = 10;
 
 /// One graded answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: Uuid,
@@ -143,7 +144,8 @@ pub async fn list(
             "cursor is not one this list returned; start again without it",
         ));
     }
-    let page = table.query(&store::of_question(user_id, question_id).limit(limit).after(cursor)).await?;
+    let query = store::of_question(user_id, question_id).limit(limit).after(cursor);
+    let page = crate::store::list_page(table, &query).await?;
     let attempts = page.items.into_iter().map(crate::store::from_item).collect::<Result<_, _>>()?;
     Ok((attempts, page.cursor))
 }

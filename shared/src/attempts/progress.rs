@@ -22,6 +22,7 @@ pub const TREND_DAYS: i64 = 30;
 
 /// What `GET /api/job-infos/{jobInfoId}/progress` answers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub job_info_id: Uuid,
@@ -34,6 +35,7 @@ pub struct Progress {
 
 /// The counts of the whole job or of one difficulty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Tally {
     /// Questions generated.
@@ -49,6 +51,7 @@ pub struct Tally {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ByDifficulty {
     pub easy: Tally,
     pub medium: Tally,
@@ -57,6 +60,7 @@ pub struct ByDifficulty {
 
 /// One UTC day of the trend.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Day {
     /// `YYYY-MM-DD`.

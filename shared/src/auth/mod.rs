@@ -59,7 +59,8 @@ impl std::fmt::Debug for KeySource {
 /// What the verifier trusts.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    /// Clerk's Frontend API URL; `iss` must equal it exactly.
+    /// Clerk's Frontend API URL; `iss` must equal it, a trailing slash on either side aside
+    /// (dashboards show it both ways, and a mismatch would refuse every token).
     pub issuer: String,
     pub keys: KeySource,
     /// Origins allowed in `azp`; empty accepts any.
@@ -202,7 +203,7 @@ impl Verifier {
             }
         };
         Ok(Self {
-            issuer: config.issuer,
+            issuer: config.issuer.trim_end_matches('/').to_owned(),
             authorized_parties: config.authorized_parties.into_iter().collect(),
             keys,
             clock,
@@ -248,7 +249,7 @@ impl Verifier {
         if claims.nbf.is_some_and(|nbf| nbf > now + skew) || claims.iat.is_some_and(|iat| iat > now + skew) {
             return Err(AuthError::NotYetValid);
         }
-        if claims.iss.as_deref() != Some(self.issuer.as_str()) {
+        if claims.iss.as_deref().map(|iss| iss.trim_end_matches('/')) != Some(self.issuer.as_str()) {
             return Err(AuthError::WrongIssuer);
         }
         let user_id = claims.sub.filter(|sub| !sub.is_empty()).ok_or(AuthError::MissingSubject)?;
@@ -420,6 +421,36 @@ mod tests {
             decoding_key_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
             Err(AuthError::KeyConfig(_))
         ));
+    }
+
+    #[cfg(feature = "local")]
+    #[tokio::test]
+    async fn issuer_compared_without_a_trailing_slash() {
+        let now = crate::clock::unix_seconds();
+        for (configured, in_token) in [
+            ("https://dev.example/", "https://dev.example"),
+            ("https://dev.example", "https://dev.example/"),
+            ("https://dev.example/", "https://dev.example/"),
+        ] {
+            let minted = dev::DevIssuer::generate(in_token).unwrap();
+            let config = AuthConfig {
+                issuer: configured.into(),
+                keys: KeySource::Pem(minted.public_pem()),
+                authorized_parties: vec![],
+            };
+            let verifier = Verifier::new(config, reqwest::Client::new(), crate::clock::system()).unwrap();
+            let session = verifier.verify(&minted.mint("user_1", &[], 60, now)).await;
+            assert!(session.is_ok(), "{configured} vs {in_token}: {session:?}");
+        }
+        let other = dev::DevIssuer::generate("https://other.example").unwrap();
+        let config = AuthConfig {
+            issuer: "https://dev.example/".into(),
+            keys: KeySource::Pem(other.public_pem()),
+            authorized_parties: vec![],
+        };
+        let verifier = Verifier::new(config, reqwest::Client::new(), crate::clock::system()).unwrap();
+        let refused = verifier.verify(&other.mint("user_1", &[], 60, now)).await;
+        assert!(matches!(refused, Err(AuthError::WrongIssuer)));
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl ChildKind {
         if newest_first {
             query = query.descending();
         }
-        let page = table.query(&query).await?;
+        let page = store::list_page(table, &query).await?;
         let items = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
         Ok((items, page.cursor))
     }

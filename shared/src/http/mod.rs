@@ -16,11 +16,36 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::domain::Versions;
 use crate::error::ApiError;
 use crate::store::Cursor;
 
-/// The largest JSON body any JSON route accepts.
+/// The JSON body limit of routes whose bodies hold no long text (ids, a duration).
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// What a JSON body may add around its text fields: names, quotes, ids, whitespace.
+pub const JSON_OVERHEAD: usize = 4 * 1024;
+
+/// The body limit of a route whose text fields hold at most `chars` characters in all (the
+/// documented limits are in characters): 4 bytes each, UTF-8's longest, plus the JSON around
+/// them, so every valid body fits whatever its script, and the limit stays bounded.
+pub const fn json_limit(chars: usize) -> usize {
+    chars * 4 + JSON_OVERHEAD
+}
+
+/// The body limit a route set with `body_limit`, for the 413's message.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// `method_router` accepting bodies of at most `limit` bytes instead of `JSON_BODY_LIMIT`.
+pub fn body_limit<S: Clone + Send + Sync + 'static>(
+    method_router: axum::routing::MethodRouter<S>,
+    limit: usize,
+) -> axum::routing::MethodRouter<S> {
+    method_router
+        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(limit))
+        .layer::<_, std::convert::Infallible>(axum::Extension(BodyLimit(limit)))
+}
 
 /// problem+json answers for unknown routes and methods (before the layers that must also see
 /// those requests are added).
@@ -55,14 +80,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let limit = request.extensions().get::<BodyLimit>().map_or(JSON_BODY_LIMIT, |limit| limit.0);
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(rejection, limit)),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("Send the body as JSON with Content-Type: application/json".into())
@@ -75,9 +101,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "INVALID_BODY",
             format!("The body does not match what this route expects: {}", error.body_text_cause()),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT }
-        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
         other => ApiError::bad_request("UNREADABLE_BODY", other.body_text()),
     }
 }
@@ -116,10 +140,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// Parses a path segment as a resource id (a UUID), naming the parameter when it is not one.
+/// Parses a path segment as a resource id: a UUID in its hyphenated form, the only one this API
+/// issues (and the one OpenAPI's `uuid` format means), naming the parameter when it is not one.
 pub fn parse_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw)
-        .map_err(|_| ApiError::bad_request("INVALID_ID", format!("{name} must be a UUID, got {raw:?}")))
+    Some(raw)
+        .filter(|raw| raw.len() == 36)
+        .and_then(|raw| Uuid::parse_str(raw).ok())
+        .ok_or_else(|| ApiError::bad_request("INVALID_ID", format!("{name} must be a UUID, got {raw:?}")))
 }
 
 /// Page size bounds of every list.
@@ -163,49 +190,137 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// Whether `If-None-Match` names the current version (or `*`), i.e. the client's copy is fresh.
-pub fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
-    let current = format!("\"{version}\"");
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value
-            .split(',')
-            .map(|tag| tag.trim().trim_start_matches("W/"))
-            .any(|tag| tag == "*" || tag == current)
-    })
-}
-
-/// The version `If-Match` requires, if the header is present. `*` means "any existing version".
-pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(Some(IfMatch::Any));
-    }
-    text.trim_matches('"').parse().map(|version| Some(IfMatch::Version(version))).map_err(|_| {
-        ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be an ETag this API returned, e.g. \"3\"")
-    })
-}
-
+/// One entity-tag of an `If-Match`/`If-None-Match` list (RFC 9110 8.8.3): `"opaque"`, or
+/// `W/"opaque"` when weak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+/// The entity-tags of one field line: `*`, or a comma-separated list of tags (commas inside
+/// quotes belong to the tag). `None` when the line is neither.
+fn entity_tags(line: &str) -> Option<Option<Vec<EntityTag<'_>>>> {
+    if line.trim() == "*" {
+        return Some(None);
+    }
+    let mut tags = Vec::new();
+    let mut rest = line;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return Some(Some(tags));
+        }
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let body = quoted.strip_prefix('"')?;
+        let end = body.find('"')?;
+        let opaque = &body[..end];
+        // etagc: %x21 / %x23-7E / obs-text; the header is visible ASCII already (to_str).
+        if !opaque.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)) {
+            return None;
+        }
+        tags.push(EntityTag { weak, opaque });
+        rest = &body[end + 1..];
+        let after = rest.trim_start_matches([' ', '\t']);
+        if !after.is_empty() && !after.starts_with(',') {
+            return None;
+        }
+        rest = after;
+    }
+}
+
+/// Every line of a conditional header as one list: `Ok(None)` for `*`, `Err` when a line does
+/// not parse (or `*` is mixed with tags).
+fn condition_tags(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<Vec<EntityTag<'_>>>, ()> {
+    let mut all = Vec::new();
+    let mut any = false;
+    let mut lines = 0;
+    for value in headers.get_all(name) {
+        lines += 1;
+        match entity_tags(value.to_str().map_err(|_| ())?).ok_or(())? {
+            None => any = true,
+            Some(tags) => all.extend(tags),
+        }
+    }
+    match (any, lines) {
+        (true, 1) => Ok(None),
+        (true, _) => Err(()),
+        (false, _) => Ok(Some(all)),
+    }
+}
+
+/// The version an ETag of this API names (`"7"`).
+fn version_of(opaque: &str) -> Option<u64> {
+    if opaque.is_empty() || !opaque.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    opaque.parse().ok()
+}
+
+/// Whether `If-None-Match` names the current version (or `*`), i.e. the client's copy is fresh.
+/// Weak comparison, as RFC 9110 asks for this header; a line that does not parse matches nothing.
+pub fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
+    match condition_tags(headers, header::IF_NONE_MATCH) {
+        Ok(None) => true,
+        Ok(Some(tags)) => tags.iter().any(|tag| version_of(tag.opaque) == Some(version)),
+        Err(()) => false,
+    }
+}
+
+/// The most entity-tags an `If-Match` may list (a write's guard holds one value per tag).
+pub const MAX_IF_MATCH_TAGS: usize = 100;
+
+/// What `If-Match` requires of a write, if the header is present (RFC 9110 13.1.1): `*` means
+/// any current version; a list means one of its tags, compared strongly, so a weak tag or one
+/// this API never issued matches nothing (412 when the resource exists, never a 400). An empty
+/// field is no condition; only a field that is not an entity-tag list is a 400.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+    // Absent, or present with an empty list (only whitespace): no precondition.
+    let blank = |value: &HeaderValue| value.as_bytes().iter().all(|b| *b == b' ' || *b == b'\t');
+    if headers.get_all(header::IF_MATCH).iter().all(blank) {
+        return Ok(None);
+    }
+    let invalid = || {
+        ApiError::bad_request(
+            "INVALID_IF_MATCH",
+            "If-Match must be * or a list of entity-tags, e.g. \"3\" (the ETag this API returned)",
+        )
+    };
+    match condition_tags(headers, header::IF_MATCH).map_err(|()| invalid())? {
+        None => Ok(Some(IfMatch::Any)),
+        Some(tags) if tags.is_empty() => Err(invalid()),
+        Some(tags) if tags.len() > MAX_IF_MATCH_TAGS => Err(ApiError::bad_request(
+            "INVALID_IF_MATCH",
+            format!("If-Match may list at most {MAX_IF_MATCH_TAGS} entity-tags"),
+        )),
+        Some(tags) => Ok(Some(IfMatch::Versions(Versions::new(
+            tags.iter().filter(|tag| !tag.weak).filter_map(|tag| version_of(tag.opaque)).collect(),
+        )))),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
     Any,
-    Version(u64),
+    /// The strong tags of ours it named (possibly none).
+    Versions(Versions),
 }
 
 impl IfMatch {
-    pub fn version(self) -> Option<u64> {
+    pub fn versions(self) -> Option<Versions> {
         match self {
             Self::Any => None,
-            Self::Version(version) => Some(version),
+            Self::Versions(versions) => Some(versions),
         }
     }
 }
 
-/// The version a write must find (`If-Match` naming one); `*` or no header require none.
-pub fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    Ok(if_match(headers)?.and_then(IfMatch::version))
+/// The versions a write must find (`If-Match` listing some); `*` or no header require none.
+pub fn expected_version(headers: &HeaderMap) -> Result<Option<Versions>, ApiError> {
+    Ok(if_match(headers)?.and_then(IfMatch::versions))
 }
 
 /// One page of a list: its items and the cursor of the next page (absent on the last page).
@@ -253,15 +368,49 @@ pub fn not_modified(version: u64) -> Response {
 mod tests {
     use super::*;
 
+    fn with(name: header::HeaderName, lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(name.clone(), HeaderValue::from_str(line).unwrap());
+        }
+        headers
+    }
+
+    fn versions(list: &[u64]) -> Option<IfMatch> {
+        Some(IfMatch::Versions(Versions::new(list.to_vec())))
+    }
+
     #[test]
     fn etag_matching() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"2\", W/\"3\""));
+        let headers = with(header::IF_NONE_MATCH, &["\"2\", W/\"3\""]);
         assert!(if_none_match(&headers, 3));
         assert!(!if_none_match(&headers, 4));
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
-        assert_eq!(if_match(&headers).unwrap(), Some(IfMatch::Version(7)));
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("nonsense"));
-        assert!(if_match(&headers).is_err());
+        assert!(if_none_match(&with(header::IF_NONE_MATCH, &["*"]), 9));
+        assert!(!if_none_match(&with(header::IF_NONE_MATCH, &["nonsense"]), 9));
+    }
+
+    #[test]
+    fn if_match_follows_rfc_9110() {
+        let parse = |lines: &[&str]| if_match(&with(header::IF_MATCH, lines));
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(parse(&["\"7\""]).unwrap(), versions(&[7]));
+        assert_eq!(parse(&["*"]).unwrap(), Some(IfMatch::Any));
+        // A list, over one or several lines, commas inside quotes belonging to the tag.
+        assert_eq!(parse(&["\"7\", \"9\""]).unwrap(), versions(&[7, 9]));
+        assert_eq!(parse(&["\"7\"", "\"9\",\"a,b\""]).unwrap(), versions(&[7, 9]));
+        // Well-formed but not ours, or weak (never matches a strong comparison): matches nothing.
+        assert_eq!(parse(&["\"some-other-etag\""]).unwrap(), versions(&[]));
+        assert_eq!(parse(&["W/\"7\""]).unwrap(), versions(&[]));
+        assert_eq!(parse(&["W/\"7\", \"8\""]).unwrap(), versions(&[8]));
+        assert_eq!(parse(&["\"\""]).unwrap(), versions(&[]));
+        assert_eq!(parse(&["\"-1\"", "\"99999999999999999999999\""]).unwrap(), versions(&[]));
+        // Not an entity-tag list: 400.
+        assert_eq!(parse(&[""]).unwrap(), None, "an empty list is no condition");
+        for bad in ["nonsense", "7", "\"7", "\"7\" \"8\"", "\"a b\"", "W/7", ","] {
+            assert!(parse(&[bad]).is_err(), "{bad:?}");
+        }
+        assert!(parse(&["*", "\"7\""]).is_err());
+        let many = vec!["\"1\""; MAX_IF_MATCH_TAGS + 1].join(",");
+        assert!(parse(&[&many]).is_err());
     }
 }

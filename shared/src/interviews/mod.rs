@@ -6,7 +6,7 @@
 
 mod feedback;
 pub mod prompts;
-mod routes;
+pub(crate) mod routes;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ pub use store::key;
 
 use crate::auth::Session;
 use crate::clock::{self, Clock};
-use crate::domain::{DomainError, DomainResult, Missing};
+use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::hume::HumeClient;
 use crate::job_infos;
 use crate::plans::Features;
@@ -33,6 +33,7 @@ pub const ZERO_DURATION: &str = "00:00:00";
 pub const MAX_CHAT_ID: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Interview {
     pub id: Uuid,
@@ -140,11 +141,13 @@ pub async fn list(
 
 /// `PATCH` changes.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InterviewChanges {
-    #[serde(default)]
+    /// Absent: unchanged (`null` is refused, as it could not clear a chat id anyway).
+    #[serde(default, deserialize_with = "present")]
     pub hume_chat_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub duration: Option<String>,
 }
 
@@ -209,7 +212,7 @@ pub async fn update(
     session: &Session,
     id: Uuid,
     changes: InterviewChanges,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<Interview> {
     let user_id = session.user_id.as_str();
     if changes.hume_chat_id.is_none() && changes.duration.is_none() {
@@ -226,7 +229,7 @@ pub async fn update(
         return Err(invalid("humeChatId must be Hume's chat id (letters, digits, - and _; at most 128)"));
     }
     let current = get_owned(table, user_id, id).await?;
-    if expected_version.is_some_and(|version| version != current.version) {
+    if expected_version.is_some_and(|versions| !versions.contains(current.version)) {
         return Err(DomainError::StaleVersion);
     }
     let new_chat = match (&changes.hume_chat_id, &current.hume_chat_id) {
@@ -242,8 +245,8 @@ pub async fn update(
         return Ok(current);
     }
     let mut guard = vec![Condition::Exists];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     let key = key(user_id, id);
     let Some(chat_id) = new_chat else {
@@ -296,7 +299,7 @@ pub async fn update(
                     }
                 }
                 Some(now) if now.hume_chat_id.is_some() => Err(chat_already_set()),
-                Some(now) if expected_version.is_some_and(|version| version != now.version) => {
+                Some(now) if expected_version.is_some_and(|versions| !versions.contains(now.version)) => {
                     Err(DomainError::StaleVersion)
                 }
                 Some(_) => Err(DomainError::concurrent_update("interview")),
@@ -320,11 +323,11 @@ pub async fn delete(
     table: &dyn Table,
     user_id: &str,
     id: Uuid,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<()> {
     let mut guard = vec![Condition::Exists];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     match table.delete(&key(user_id, id), Some(Condition::All(guard))).await {
         Ok(()) => Ok(()),

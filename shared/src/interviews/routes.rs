@@ -111,7 +111,8 @@ async fn update_route(
         Some(_) => Some(hume_client(&state)?),
         None => state.hume.as_deref(),
     };
-    let interview = super::update(state.table.as_ref(), hume, &session, id, changes, expected).await?;
+    let interview =
+        super::update(state.table.as_ref(), hume, &session, id, changes, expected.as_ref()).await?;
     Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
@@ -123,13 +124,14 @@ async fn delete_route(
 ) -> ApiResult<StatusCode> {
     let id = http::parse_id("interviewId", &raw_id)?;
     let expected = http::expected_version(&headers)?;
-    super::delete(state.table.as_ref(), &session.user_id, id, expected).await?;
+    super::delete(state.table.as_ref(), &session.user_id, id, expected.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct TranscriptBody {
+pub(crate) struct TranscriptBody {
     interview_id: Uuid,
     hume_chat_id: String,
     /// The original's condensed bubbles: `{isUser, content: [..]}`.

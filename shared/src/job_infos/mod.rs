@@ -4,7 +4,7 @@
 mod routes;
 pub mod store;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ pub use store::{attach_guard, key};
 
 use crate::ai::brief::JobBrief;
 use crate::clock;
-use crate::domain::{DomainError, DomainResult, Missing};
+use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write, cascade};
 use crate::users;
 
@@ -24,6 +24,7 @@ pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ExperienceLevel {
     Junior,
@@ -42,6 +43,7 @@ impl ExperienceLevel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobInfo {
     pub id: Uuid,
@@ -87,12 +89,8 @@ impl JobInfo {
     }
 }
 
-/// Deserializes a present field as `Some(value)`, so `null` can be told from absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewJobInfo {
     pub name: String,
@@ -103,16 +101,18 @@ pub struct NewJobInfo {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobInfoChanges {
-    #[serde(default)]
+    /// Absent: unchanged (`null` is refused).
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// Absent: unchanged; `null` or `""`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub title: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub experience_level: Option<ExperienceLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
 }
 
@@ -197,7 +197,7 @@ pub async fn update(
     user_id: &str,
     id: Uuid,
     changes: JobInfoChanges,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<JobInfo> {
     let mut update = Update::new();
     if let Some(name) = &changes.name {
@@ -221,8 +221,8 @@ pub async fn update(
         .set(crate::store::Index::ByUpdated.attribute(), store::updated_key(id, now))
         .add("version", 1);
     let mut guard = vec![store::attachable()];
-    if let Some(version) = expected_version {
-        guard.push(Condition::equals("version", version));
+    if let Some(versions) = expected_version {
+        guard.push(versions.condition("version"));
     }
     match table.update(&key(user_id, id), update, Some(Condition::All(guard))).await {
         Ok(item) => Ok(crate::store::from_item(item)?),
@@ -241,13 +241,13 @@ pub async fn delete(
     table: &dyn Table,
     user_id: &str,
     id: Uuid,
-    expected_version: Option<u64>,
+    expected_version: Option<&Versions>,
 ) -> DomainResult<()> {
     let key = key(user_id, id);
     let item = table.get(&key).await?.ok_or(DomainError::NotFound(Missing::JobInfo))?;
     if !item.contains_key(store::DELETING) {
         let current = item.get("version").and_then(serde_json::Value::as_u64);
-        if expected_version.is_some_and(|expected| current != Some(expected)) {
+        if expected_version.is_some_and(|expected| !current.is_some_and(|now| expected.contains(now))) {
             return Err(DomainError::StaleVersion);
         }
         let mut guard = vec![Condition::Exists];
@@ -273,7 +273,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<JobInfo>, Option<Cursor>)> {
-    let page = table.query(&store::newest_first(user_id, limit, cursor)).await?;
+    let page = crate::store::list_page(table, &store::newest_first(user_id, limit, cursor)).await?;
     let mut jobs = Vec::with_capacity(page.items.len());
     for item in page.items {
         if let Some(job) = store::visible(item)? {

@@ -13,10 +13,16 @@ use crate::error::ApiResult;
 use crate::http::{self, JsonBody, PageParams, QueryParams};
 use crate::users;
 
+/// A job info's body: its name, title and description at their longest.
+const BODY_LIMIT: usize = http::json_limit(super::MAX_NAME + super::MAX_TITLE + super::MAX_DESCRIPTION);
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/job-infos", get(list_route).post(create_route))
-        .route("/api/job-infos/{jobInfoId}", get(get_route).patch(update_route).delete(delete_route))
+        .route("/api/job-infos", http::body_limit(get(list_route).post(create_route), BODY_LIMIT))
+        .route(
+            "/api/job-infos/{jobInfoId}",
+            http::body_limit(get(get_route).patch(update_route).delete(delete_route), BODY_LIMIT),
+        )
 }
 
 async fn create_route(
@@ -58,7 +64,7 @@ async fn update_route(
 ) -> ApiResult<Response> {
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let expected = http::expected_version(&headers)?;
-    let job = super::update(state.table.as_ref(), &session.user_id, id, changes, expected).await?;
+    let job = super::update(state.table.as_ref(), &session.user_id, id, changes, expected.as_ref()).await?;
     Ok(http::tagged(StatusCode::OK, job.version, job))
 }
 
@@ -70,6 +76,6 @@ async fn delete_route(
 ) -> ApiResult<StatusCode> {
     let id = http::parse_id("jobInfoId", &raw_id)?;
     let expected = http::expected_version(&headers)?;
-    super::delete(state.table.as_ref(), &session.user_id, id, expected).await?;
+    super::delete(state.table.as_ref(), &session.user_id, id, expected.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -53,6 +53,7 @@ impl RouteClass {
 
 /// One rule's outcome for a request.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleReport {
     pub rule: &'static str,
     pub mode: &'static str,
@@ -64,6 +65,7 @@ pub struct RuleReport {
 
 /// A window's standing after this request.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitReport {
     pub name: &'static str,
     pub max: u32,
@@ -76,6 +78,7 @@ pub struct LimitReport {
 
 /// What the layer decided; left in the request's extensions.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub conclusion: &'static str,
     pub ip: Option<String>,

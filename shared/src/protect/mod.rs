@@ -11,7 +11,7 @@ pub mod bots;
 mod bucket;
 pub mod layer;
 pub mod lease;
-mod routes;
+pub(crate) mod routes;
 pub mod shield;
 pub mod window;
 

@@ -22,8 +22,9 @@ pub fn routes() -> Router<AppState> {
 
 /// A limit of the caller's, as the report shows it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct Limit {
+pub(crate) struct Limit {
     name: &'static str,
     /// `sliding-window`, `token-bucket` or `concurrency`.
     kind: &'static str,
@@ -37,8 +38,9 @@ struct Limit {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct ArcjetReport {
+pub(crate) struct ArcjetReport {
     decision: Report,
     user_id: String,
     limits: Vec<Limit>,

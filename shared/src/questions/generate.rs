@@ -38,8 +38,9 @@ pub fn question_routes() -> Router<AppState> {
 /// What `useCompletion` sends: the difficulty as `prompt`, and the job. Unknown fields are
 /// ignored, as the original's schema strips them.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-struct GenerateQuestion {
+pub(crate) struct GenerateQuestion {
     prompt: Difficulty,
     job_info_id: String,
 }

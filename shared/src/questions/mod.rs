@@ -4,7 +4,7 @@
 //! its feedback's) in `prompts`. Grading an answer records an attempt, so its route lives with the
 //! attempts (`attempts::grade`).
 
-mod generate;
+pub(crate) mod generate;
 pub mod prompts;
 mod routes;
 pub mod store;
@@ -33,6 +33,7 @@ pub const MAX_ANSWER: usize = 20_000;
 pub const FEEDBACK_ERROR: &str = "Error generating your feedback";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Difficulty {
     Easy,
@@ -51,6 +52,7 @@ impl Difficulty {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Question {
     pub id: Uuid,
@@ -89,6 +91,7 @@ impl Question {
 /// What the graded answers to a question have made of it: kept on the question's item by
 /// `attempts::record`, in the same write as each attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Practice {
     /// How many graded answers it has.
@@ -99,6 +102,7 @@ pub struct Practice {
 
 /// A question as the read routes show it: the question and its practice counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionView {
     #[serde(flatten)]
     pub question: Question,
@@ -172,7 +176,8 @@ pub async fn list_viewed(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<QuestionView>, Option<Cursor>)> {
-    let page = table.query(&store::KIND.of_job(user_id, job_id).limit(limit).after(cursor)).await?;
+    let query = store::KIND.of_job(user_id, job_id).limit(limit).after(cursor);
+    let page = crate::store::list_page(table, &query).await?;
     let views = page.items.into_iter().map(store::view).collect::<Result<_, _>>()?;
     Ok((views, page.cursor))
 }

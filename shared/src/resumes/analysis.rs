@@ -10,6 +10,7 @@ pub const MAX_ANALYSIS_TEXT: usize = 200_000;
 
 /// The original's analysis schema: an overall score and five categories.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Analysis {
     pub overall_score: f64,
@@ -21,6 +22,7 @@ pub struct Analysis {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Category {
     pub score: f64,
@@ -29,6 +31,7 @@ pub struct Category {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Feedback {
     #[serde(rename = "type")]
@@ -38,6 +41,7 @@ pub struct Feedback {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum FeedbackKind {
     Strength,

@@ -8,7 +8,7 @@ pub mod analysis;
 pub mod docx;
 pub mod pdf;
 pub mod prompts;
-mod routes;
+pub(crate) mod routes;
 pub mod sniff;
 pub mod store;
 
@@ -32,6 +32,7 @@ use crate::users::{self, Counter};
 
 /// A stored analysis: what the model produced for one upload, without the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResumeAnalysis {
     pub id: Uuid,

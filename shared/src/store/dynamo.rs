@@ -506,6 +506,15 @@ impl Expressions {
                 let name = self.name(attribute);
                 format!("attribute_not_exists({name}) OR {}", self.expired(now)?)
             }
+            Condition::OneOf(_, values) if values.is_empty() => {
+                let pk = self.name(PK);
+                format!("attribute_exists({pk}) AND attribute_not_exists({pk})")
+            }
+            Condition::OneOf(attribute, values) => {
+                let name = self.name(attribute);
+                let values = values.iter().map(|value| self.value(value)).collect::<StoreResult<Vec<_>>>()?;
+                format!("{name} IN ({}) AND {}", values.join(", "), self.live(now)?)
+            }
             Condition::All(parts) if parts.is_empty() => {
                 let pk = self.name(PK);
                 format!("attribute_exists({pk}) OR attribute_not_exists({pk})")
@@ -653,16 +662,10 @@ fn classify_transaction<R: std::fmt::Debug>(error: SdkError<TransactWriteItemsEr
     }
 }
 
-/// A cursor positions a query only in its own partition and, for an index, on that index.
+/// A cursor positions a query only where a page of it ended (`Cursor::fits`): DynamoDB would
+/// refuse any other start key as a validation error.
 fn check_cursor(cursor: &Cursor, query: &Query) -> StoreResult<()> {
-    let fits = cursor.0.get(PK) == Some(&query.pk)
-        && cursor.0.contains_key(SK)
-        && query.index.is_none_or(|index| cursor.0.contains_key(index.attribute()));
-    if fits {
-        Ok(())
-    } else {
-        Err(StoreError::Unavailable("the cursor was not issued for this query".into()))
-    }
+    if cursor.fits(query) { Ok(()) } else { Err(StoreError::InvalidCursor) }
 }
 
 fn environment_has_credentials() -> bool {

@@ -351,6 +351,9 @@ fn holds(condition: &Condition, item: Option<&Item>) -> bool {
             },
         },
         Condition::AttributeAbsent(attribute) => item.is_none_or(|item| !item.contains_key(attribute)),
+        Condition::OneOf(attribute, values) => item
+            .and_then(|item| item.get(attribute))
+            .is_some_and(|actual| values.iter().any(|value| same_value(actual, value))),
         Condition::All(parts) => parts.iter().all(|part| holds(part, item)),
     }
 }
@@ -394,12 +397,12 @@ fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     Ok(Page { items, cursor })
 }
 
-/// Where a cursor points: (sort attribute, sk). It must belong to this partition and query.
+/// Where a cursor points: (sort attribute, sk). It must be a position in this query.
 fn cursor_position<'c>(cursor: &'c Cursor, query: &Query) -> StoreResult<(&'c str, &'c str)> {
     let attribute = query.index.map_or(SK, Index::attribute);
-    match (cursor.0.get(PK), cursor.0.get(attribute), cursor.0.get(SK)) {
-        (Some(pk), Some(sort), Some(sk)) if *pk == query.pk => Ok((sort.as_str(), sk.as_str())),
-        _ => Err(StoreError::Unavailable("the cursor was not issued for this query".into())),
+    match (cursor.fits(query), cursor.0.get(attribute), cursor.0.get(SK)) {
+        (true, Some(sort), Some(sk)) => Ok((sort.as_str(), sk.as_str())),
+        _ => Err(StoreError::InvalidCursor),
     }
 }
 

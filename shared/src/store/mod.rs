@@ -63,6 +63,8 @@ pub enum Condition {
     Below(String, i64),
     /// The attribute is absent (or the whole item is).
     AttributeAbsent(String),
+    /// The attribute exists and equals one of the values (at most 100); none holds for no value.
+    OneOf(String, Vec<Value>),
     /// Every condition holds.
     All(Vec<Condition>),
 }
@@ -186,6 +188,34 @@ pub struct Page {
     pub cursor: Option<Cursor>,
 }
 
+/// The most JSON bytes of items one list page answers with. A buffered Lambda answer (API
+/// Gateway's proxy) is capped at 6 MB, and the envelope carries the body as a JSON string, which
+/// escapes its quotes again: 2 MiB of items stays under the cap even if every byte doubled.
+pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+impl Page {
+    /// This page cut after the items that fit in `budget` bytes of JSON (always at least one,
+    /// and a stored item is at most 400 KB), the cursor then resuming after the last item kept.
+    pub fn bounded(mut self, index: Option<Index>, budget: usize) -> Self {
+        let mut used = 0;
+        let cut = self.items.iter().position(|item| {
+            used += serde_json::to_vec(item).map_or(0, |bytes| bytes.len()) + 1;
+            used > budget
+        });
+        // Always at least one item, so a page can never be empty while more follow.
+        if let Some(keep) = cut.map(|at| at.max(1)).filter(|&keep| keep < self.items.len()) {
+            self.items.truncate(keep);
+            self.cursor = self.items.last().and_then(|last| Cursor::after_item(last, index));
+        }
+        self
+    }
+}
+
+/// One page of a list route: the query's page, bounded to `PAGE_BYTES` of items.
+pub async fn list_page(table: &dyn Table, query: &Query) -> StoreResult<Page> {
+    Ok(table.query(query).await?.bounded(query.index, PAGE_BYTES))
+}
+
 /// The position after the last item of a page: that item's key attributes (`pk`, `sk` and the
 /// index attribute when querying an index). Opaque to clients as base64url JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,10 +250,26 @@ impl Cursor {
         }
         Some(Self(attributes))
     }
+
+    /// Whether this cursor is a position `query` can resume from: exactly the keys a page of it
+    /// ends on (`pk`, `sk`, and the index attribute when it reads an index), in its partition,
+    /// with a sort key inside its prefix. A cursor of another list of the same partition (the
+    /// job infos' given to a job's questions) fails this, so it is a 400, never a backend error.
+    pub fn fits(&self, query: &Query) -> bool {
+        let sort = query.index.map_or(SK, Index::attribute);
+        let keys = if query.index.is_some() { 3 } else { 2 };
+        self.0.len() == keys
+            && self.0.get(PK) == Some(&query.pk)
+            && self.0.contains_key(SK)
+            && self.0.get(sort).is_some_and(|value| value.starts_with(&query.prefix))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A query's cursor is not a position in that query (`Cursor::fits`): the client's mistake.
+    #[error("the cursor was not issued for this query")]
+    InvalidCursor,
     /// A write's condition did not hold; for a transaction, `write` is the index of the first
     /// write whose condition failed (adapters always say which; `Transaction` names it).
     #[error("condition failed (write {write:?})")]
@@ -281,4 +327,47 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
 /// Whether an item's TTL has passed at `now` (epoch seconds).
 pub fn is_expired(item: &Item, now: i64) -> bool {
     item.get(EXPIRES_AT).and_then(Value::as_i64).is_some_and(|at| at <= now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(sk: &str, bytes: usize) -> Item {
+        let mut item = Item::new();
+        item.insert(PK.into(), "USER#u".into());
+        item.insert(SK.into(), sk.into());
+        item.insert("text".into(), "x".repeat(bytes).into());
+        item
+    }
+
+    #[test]
+    fn pages_stop_at_the_byte_budget_and_resume_after_the_last_item_kept() {
+        let items: Vec<Item> = (0..5).map(|n| item(&format!("JOB#{n}"), 1000)).collect();
+        let page = Page { items: items.clone(), cursor: None }.bounded(None, 2500);
+        assert_eq!(page.items.len(), 2);
+        assert_eq!(page.cursor, Cursor::after_item(&items[1], None));
+        // Within the budget: unchanged, the store's cursor kept.
+        let whole = Page { items: items.clone(), cursor: None }.bounded(None, 10_000);
+        assert_eq!((whole.items.len(), whole.cursor), (5, None));
+        // One item larger than the budget still makes a page.
+        let one = Page { items, cursor: None }.bounded(None, 10);
+        assert_eq!(one.items.len(), 1);
+        assert!(one.cursor.is_some());
+    }
+
+    #[test]
+    fn a_cursor_fits_only_its_own_query() {
+        let query = Query::new("USER#u", "JOB#j#QUESTION#").index(Index::ByParent);
+        let mut keys = std::collections::BTreeMap::new();
+        keys.insert(PK.to_owned(), "USER#u".to_owned());
+        keys.insert(SK.to_owned(), "QUESTION#q".to_owned());
+        keys.insert(Index::ByParent.attribute().to_owned(), "JOB#j#QUESTION#q".to_owned());
+        assert!(Cursor(keys.clone()).fits(&query));
+        assert!(!Cursor(keys.clone()).fits(&Query::new("USER#u", "JOB#j#INTERVIEW#").index(Index::ByParent)));
+        assert!(!Cursor(keys.clone()).fits(&Query::new("USER#v", "JOB#j#QUESTION#").index(Index::ByParent)));
+        assert!(!Cursor(keys.clone()).fits(&Query::new("USER#u", "")), "an index cursor on the table");
+        keys.remove(Index::ByParent.attribute());
+        assert!(!Cursor(keys).fits(&query));
+    }
 }

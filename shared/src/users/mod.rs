@@ -32,6 +32,7 @@ pub const TOMBSTONE_TTL: time::Duration = time::Duration::days(30);
 
 /// The profile, as Clerk's webhook stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     pub id: String,
@@ -98,6 +99,7 @@ pub async fn delete_user(table: &dyn Table, user_id: &str, now: OffsetDateTime) 
 
 /// What `GET /api/me` answers.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
     pub user: Profile,
@@ -106,6 +108,7 @@ pub struct Me {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MeUsage {
     pub questions: Quota,

@@ -2,6 +2,7 @@
 
 mod attempts;
 mod auth;
+mod conformance;
 mod events;
 mod export;
 mod gemini;
@@ -9,6 +10,7 @@ mod interviews;
 mod job_infos;
 mod me;
 mod openai;
+mod openapi;
 mod protect;
 mod questions;
 mod resumes;
