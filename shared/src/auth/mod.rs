@@ -142,7 +142,8 @@ pub struct Verifier {
 
 enum Keys {
     Static(Arc<DecodingKey>),
-    Jwks(jwks::JwksCache),
+    /// Boxed: the cache is far larger than an `Arc`, and a verifier holds one or the other.
+    Jwks(Box<jwks::JwksCache>),
 }
 
 impl std::fmt::Debug for Verifier {
@@ -201,7 +202,7 @@ impl Verifier {
         let keys = match config.keys {
             KeySource::Pem(pem) => Keys::Static(Arc::new(decoding_key_from_pem(&pem)?)),
             KeySource::Jwks { url, bearer } => {
-                Keys::Jwks(jwks::JwksCache::new(url, bearer, http, clock.clone()))
+                Keys::Jwks(Box::new(jwks::JwksCache::new(url, bearer, http, clock.clone())))
             }
         };
         Ok(Self {
