@@ -32,13 +32,24 @@ async fn main() {
     let embedded: SharedTable = Arc::new(
         darasa::store::embedded::EmbeddedTable::open(&dir.path().join("bench.redb")).expect("embedded store"),
     );
-    let embedded_stats = latency("embedded store (redb)", &seeded_router(embedded).await, &token).await;
+    let cached = seeded_router(embedded.clone(), darasa_tests::app::verifier()).await;
+    let embedded_stats = latency("embedded store (redb)", &cached, &token).await;
     embedded_stats.ratio_to(&baseline);
+    // The same, every request verifying the token's signature (the verified-token cache off).
+    let uncached_verifier = Arc::new(
+        darasa::auth::Verifier::new(issuer().auth_config(), reqwest::Client::new(), darasa::clock::system())
+            .expect("verifier")
+            .with_token_cache_capacity(0),
+    );
+    let uncached = router_on(embedded, uncached_verifier);
+    let uncached_stats = latency("embedded store, token cache off", &uncached, &token).await;
+    uncached_stats.ratio_to(&baseline);
 
     match std::env::var("DARASA_TEST_DYNAMODB_ENDPOINT") {
         Ok(_) => {
             let dynamo: SharedTable = Arc::new(darasa_tests::dynamodb::test_table().await);
-            let stats = latency("DynamoDB Local", &seeded_router(dynamo).await, &token).await;
+            let router = seeded_router(dynamo, darasa_tests::app::verifier()).await;
+            let stats = latency("DynamoDB Local", &router, &token).await;
             stats.ratio_to(&baseline);
         }
         Err(_) => {
@@ -75,7 +86,7 @@ fn baseline_router() -> Router {
     darasa::http::with_common_layers(routes)
 }
 
-async fn seeded_router(table: SharedTable) -> Router {
+async fn seeded_router(table: SharedTable, verifier: Arc<darasa::auth::Verifier>) -> Router {
     for n in 0..JOB_INFOS {
         let new: darasa::job_infos::NewJobInfo = serde_json::from_value(serde_json::json!({
             "name": format!("Job {n}"), "title": "Engineer", "experienceLevel": "mid-level",
@@ -84,8 +95,12 @@ async fn seeded_router(table: SharedTable) -> Router {
         .expect("valid job");
         darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
     }
+    router_on(table, verifier)
+}
+
+fn router_on(table: SharedTable, verifier: Arc<darasa::auth::Verifier>) -> Router {
     let routes = (darasa::app::functions::JOB_INFOS.routes)();
-    darasa::app::serve(routes, AppState::new(table, darasa_tests::app::verifier()))
+    darasa::app::serve(routes, AppState::new(table, verifier))
 }
 
 /// p50/p99 of `REQUESTS` sequential requests after a warm-up.
@@ -126,6 +141,8 @@ async fn local_host_memory(binary: &str) {
         ])
         .env_remove("TABLE_NAME")
         .env_remove("CLERK_ISSUER")
+        // wrk's thousands of requests a second from one user would otherwise be answered 429.
+        .env("PROTECT_RATE_LIMIT", "off")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -188,7 +205,42 @@ async fn local_host_memory(binary: &str) {
         REQUESTS as f64 / elapsed.as_secs_f64(),
         loaded as f64 / idle as f64
     );
+    warm_rates(&base, &token).await;
     let _ = child.kill().await;
+}
+
+/// The local host's warm throughput with wrk (16 connections, 2 threads, 5 s each): an unrouted
+/// 404 against the authenticated list of 20 job infos, alternated twice in this one run.
+async fn warm_rates(base: &str, token: &str) {
+    if std::process::Command::new("wrk").arg("--version").output().is_err() {
+        println!("warm rates: skipped (wrk not installed; `apt-get install wrk`)");
+        return;
+    }
+    let rate = |path: &str, auth: bool| {
+        let mut command = std::process::Command::new("wrk");
+        command.args(["-t2", "-c16", "-d5s"]);
+        if auth {
+            command.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        let output = command.arg(format!("{base}{path}")).output().expect("run wrk");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let non_2xx =
+            text.lines().find(|line| line.contains("Non-2xx")).map(str::trim).unwrap_or("").to_owned();
+        let rate: f64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix("Requests/sec:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0);
+        (rate, non_2xx)
+    };
+    for round in 1..=2 {
+        let (unrouted, _) = rate("/api/no-such-route", false);
+        let (list, non_2xx) = rate("/api/job-infos", true);
+        println!(
+            "warm rates (wrk -t2 -c16 -d5s), round {round}: unrouted 404 {unrouted:.0} req/s; authenticated list of {JOB_INFOS} job infos {list:.0} req/s {non_2xx}; ratio {:.2}x",
+            list / unrouted
+        );
+    }
 }
 
 fn peak_kib(pid: u32) -> u64 {

@@ -4,6 +4,7 @@
 //! skew, `iss`, `azp` against the allowed origins, pending sessions treated as signed out.
 //! Time always comes from an injected [`Clock`] so tests can move it without sleeping.
 
+mod cache;
 #[cfg(feature = "local")]
 pub mod dev;
 mod jwks;
@@ -136,11 +137,14 @@ pub struct Verifier {
     authorized_parties: HashSet<String>,
     keys: Keys,
     clock: Arc<dyn Clock>,
+    /// Tokens already verified (see `cache.rs`): a repeated token skips the RSA check.
+    tokens: cache::TokenCache,
 }
 
 enum Keys {
-    Static(DecodingKey),
-    Jwks(jwks::JwksCache),
+    Static(Arc<DecodingKey>),
+    /// Boxed: the cache is far larger than an `Arc`, and a verifier holds one or the other.
+    Jwks(Box<jwks::JwksCache>),
 }
 
 impl std::fmt::Debug for Verifier {
@@ -197,9 +201,9 @@ impl Verifier {
     /// Fails only when a PEM key is configured and is not an RSA public key.
     pub fn new(config: AuthConfig, http: reqwest::Client, clock: Arc<dyn Clock>) -> Result<Self, AuthError> {
         let keys = match config.keys {
-            KeySource::Pem(pem) => Keys::Static(decoding_key_from_pem(&pem)?),
+            KeySource::Pem(pem) => Keys::Static(Arc::new(decoding_key_from_pem(&pem)?)),
             KeySource::Jwks { url, bearer } => {
-                Keys::Jwks(jwks::JwksCache::new(url, bearer, http, clock.clone()))
+                Keys::Jwks(Box::new(jwks::JwksCache::new(url, bearer, http, clock.clone())))
             }
         };
         Ok(Self {
@@ -207,7 +211,24 @@ impl Verifier {
             authorized_parties: config.authorized_parties.into_iter().collect(),
             keys,
             clock,
+            tokens: cache::TokenCache::new(cache::DEFAULT_CAPACITY),
         })
+    }
+
+    /// Bounds the verified-token cache to `capacity` entries (0 turns it off).
+    pub fn with_token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.tokens = cache::TokenCache::new(capacity);
+        self
+    }
+
+    /// Tokens in the verified-token cache now.
+    pub fn cached_tokens(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Verifications answered from the verified-token cache so far.
+    pub fn token_cache_hits(&self) -> u64 {
+        self.tokens.hits()
     }
 
     /// How many JWKS fetches were attempted (0 with a PEM key).
@@ -227,16 +248,28 @@ impl Verifier {
         if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
             return Err(AuthError::UnsupportedType);
         }
-        let claims = match &self.keys {
-            Keys::Static(key) => decode_claims(token, key)?,
+        let key = match &self.keys {
+            Keys::Static(key) => key.clone(),
             Keys::Jwks(cache) => {
                 let kid =
                     header.kid.as_deref().filter(|kid| !kid.is_empty()).ok_or(AuthError::MissingKeyId)?;
-                let key = cache.key(kid).await?;
-                decode_claims(token, &key)?
+                cache.key(kid).await?
             }
         };
-        self.check_claims(claims)
+        // The same token verified before with the same key, and not expired: nothing more to
+        // check (every other check depends only on the token's bytes and our fixed config).
+        let hash = cache::TokenCache::hash(&self.issuer, token);
+        let now = self.clock.now();
+        if let Some(session) = self.tokens.get(&hash, now, &key) {
+            return Ok(session);
+        }
+        let claims = decode_claims(token, &key)?;
+        let exp = claims.exp;
+        let session = self.check_claims(claims)?;
+        if let Some(exp) = exp {
+            self.tokens.insert(hash, session.clone(), exp, key, now);
+        }
+        Ok(session)
     }
 
     fn check_claims(&self, claims: Claims) -> Result<Session, AuthError> {

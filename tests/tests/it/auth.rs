@@ -505,3 +505,95 @@ fn bad_pem_is_a_configuration_error() {
     let error = Verifier::new(config, http(), TestClock::new(T0).shared()).unwrap_err();
     assert!(!error.to_string().contains("nope"), "the message must not echo key material");
 }
+
+// The verified-token cache: a repeated token skips the signature check, but only the very same
+// bytes, only before `exp`, only with the key that verified it, and never beyond its bound.
+
+#[tokio::test]
+async fn a_repeated_token_is_answered_from_the_cache() {
+    let harness = Harness::jwks(&[]).await;
+    let token = harness.valid_token();
+    harness.accepts(&token).await;
+    assert_eq!((harness.verifier.cached_tokens(), harness.verifier.token_cache_hits()), (1, 0));
+    let body = harness.accepts(&token).await;
+    assert_eq!(body["userId"], "user_2abc");
+    assert_eq!(harness.verifier.token_cache_hits(), 1);
+}
+
+#[tokio::test]
+async fn a_tampered_token_is_never_served_from_the_cache() {
+    let harness = Harness::jwks(&[]).await;
+    let token = harness.valid_token();
+    harness.accepts(&token).await;
+    // Same header and signature, another user in the claims.
+    let forged = with_payload(&token, &claims("user_admin", harness.now()));
+    harness.rejects(&forged, "payload swapped under a cached signature").await;
+    // The signature truncated, or one character changed.
+    harness.rejects(&token[..token.len() - 2], "signature truncated").await;
+    let mut flipped = token.clone().into_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    harness.rejects(&String::from_utf8(flipped).unwrap(), "signature changed").await;
+    assert_eq!(harness.verifier.token_cache_hits(), 0);
+    assert_eq!(harness.verifier.cached_tokens(), 1);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_not_served_past_its_exp() {
+    let harness = Harness::jwks(&[]).await;
+    let token = harness.valid_token(); // exp = T0 + 60
+    harness.accepts(&token).await;
+    harness.clock.set(T0 + 59);
+    harness.accepts(&token).await;
+    assert_eq!(harness.verifier.token_cache_hits(), 1);
+    // From exp on, full verification decides: it still grants the 5 s skew, then refuses.
+    harness.clock.set(T0 + 60);
+    harness.accepts(&token).await;
+    assert_eq!(harness.verifier.token_cache_hits(), 1, "not from the cache at exp");
+    harness.clock.set(T0 + 65);
+    harness.rejects(&token, "expired").await;
+    assert_eq!(harness.verifier.token_cache_hits(), 1);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_not_served_once_its_key_is_replaced() {
+    let harness = Harness::jwks(&[]).await;
+    let long_lived = token(
+        test_key(),
+        KID,
+        &claims_with(T0, |c| {
+            c.insert("exp".into(), json!(T0 + 7_200));
+        }),
+    );
+    harness.accepts(&long_lived).await;
+    // Clerk now publishes another key under the same kid; after the hourly refresh the token no
+    // longer verifies, and its cache entry (made with the old key) must not say otherwise.
+    harness.fake().set_keys(jwks([jwk(other_key(), KID)]));
+    harness.clock.set(T0 + 3_600);
+    harness.rejects(&long_lived, "cached, but its key was replaced").await;
+    assert_eq!(harness.verifier.token_cache_hits(), 0);
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded() {
+    let fake = FakeJwks::start(jwks([jwk(test_key(), KID)])).await;
+    let config = AuthConfig {
+        issuer: TEST_ISSUER.into(),
+        keys: KeySource::Jwks { url: fake.url(), bearer: None },
+        authorized_parties: Vec::new(),
+    };
+    let clock = TestClock::new(T0);
+    let verifier = Verifier::new(config, http(), clock.shared()).unwrap().with_token_cache_capacity(8);
+    for n in 0..40 {
+        let token = token(test_key(), KID, &claims(&format!("user_{n}"), T0));
+        verifier.verify(&token).await.unwrap();
+        assert!(verifier.cached_tokens() <= 8, "{} entries", verifier.cached_tokens());
+    }
+    // Off entirely: every request verifies.
+    let off =
+        Verifier::new(test_key().auth_config(), http(), clock.shared()).unwrap().with_token_cache_capacity(0);
+    let token = test_key().mint("user_x", &[], 60, T0);
+    off.verify(&token).await.unwrap();
+    off.verify(&token).await.unwrap();
+    assert_eq!((off.cached_tokens(), off.token_cache_hits()), (0, 0));
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Cold-start benchmark (a program that prints figures, never a test): builds every function and
+# the two baselines (infra/bench/baselines: a hello-world lambda_http binary and a naive DynamoDB
+# function) with the release profile Lambda deploys, then starts each binary fresh against a
+# loopback Lambda Runtime API with DynamoDB Local behind it, feeding it one of its own
+# infra/events/ events, RUNS times (default 15). Prints per binary the median/min/max of exec ->
+# end of response, the ratio to each baseline, and the binary's size.
+#
+#   infra/bench/cold-start.sh            # RUNS=15
+#   RUNS=31 infra/bench/cold-start.sh
+#   SKIP_BUILD=1 infra/bench/cold-start.sh   # reuse the binaries built last time
+#   WARM=200 (default): then each binary answers 200 more invocations warm, and its peak RSS is printed
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/darasa/target}"
+source infra/scripts/dynamodb-local.sh
+ddb_install
+trap ddb_stop EXIT
+ddb_start
+
+# function=event: each function answers one of its own routes.
+pairs=(
+  me=infra/events/me.json
+  job-infos=infra/events/job-infos-list.json
+  interviews=infra/events/interviews-list.json
+  clerk-webhook=infra/events/clerk-user-created.json
+  generate-question=infra/events/generate-question.json
+  generate-feedback=infra/events/generate-feedback.json
+  analyze-resume=infra/events/analyze-resume.json
+)
+packages=(-p baseline-hello -p baseline-naive-dynamo -p darasa-bench)
+for pair in "${pairs[@]}"; do packages+=(-p "${pair%%=*}"); done
+if [ -z "${SKIP_BUILD:-}" ]; then
+  # One cargo call for the functions, the baselines and the harness (never with darasa-local: its
+  # `local` feature would be unified into the functions' darasa and put the embedded store in them).
+  echo "== cargo build --release ${packages[*]}"
+  cargo build --release --quiet "${packages[@]}"
+fi
+bin="$CARGO_TARGET_DIR/release"
+targets=("hello=$bin/baseline-hello=infra/events/me.json" "naive=$bin/baseline-naive-dynamo=infra/events/me.json")
+for pair in "${pairs[@]}"; do targets+=("${pair%%=*}=$bin/${pair%%=*}=${pair#*=}"); done
+"$bin/cold-start" --runs "${RUNS:-15}" --warm "${WARM:-200}" --table darasa-bench --endpoint "$DARASA_TEST_DYNAMODB_ENDPOINT" \
+  --env-json infra/env.json "${targets[@]}"
