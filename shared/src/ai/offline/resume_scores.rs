@@ -1,5 +1,6 @@
-//! The ats, jobMatch, writingAndFormatting and other scores of a resume review, each computed
-//! from measured facts and explained by feedback items that name what was found.
+//! A resume's score categories (what each holds, how names are listed) and the ats, jobMatch,
+//! writingAndFormatting and other scores, each computed from measured facts and explained by
+//! feedback items that name what was found.
 
 use std::collections::HashSet;
 
