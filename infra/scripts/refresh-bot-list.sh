@@ -9,9 +9,10 @@
 #        DATA_DIR=path/to/protect/data refresh-bot-list.sh
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [[ -z "${DATA_DIR:-}" && -f "$here/../../shared/src/protect/data/bot-categories.tsv" ]]; then
-    DATA_DIR="$(cd "$here/../../shared/src/protect/data" && pwd)"
+# The repository's root (this script is in infra/scripts/), and the darasa crate's data in it.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [[ -z "${DATA_DIR:-}" && -f "$repo_root/shared/src/protect/data/bot-categories.tsv" ]]; then
+    DATA_DIR="$repo_root/shared/src/protect/data"
 fi
 if [[ -z "${DATA_DIR:-}" || ! -f "$DATA_DIR/bot-categories.tsv" ]]; then
     echo "refresh-bot-list: no protect/data at '${DATA_DIR:-}'; set DATA_DIR to it" >&2

@@ -97,6 +97,14 @@ fn seconds_ceil(ms: i64) -> u64 {
     u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000).max(1)
 }
 
+/// The most the window starting at `start` may hold at `now_ms`: the limit less the share of the
+/// previous window's `previous_count` that still overlaps the sliding window.
+fn room_left(rule: SlidingWindow, previous_count: i64, start: i64, now_ms: i64) -> i64 {
+    let window = rule.window_ms();
+    let carried = previous_count as f64 * (1.0 - (now_ms - start) as f64 / window as f64);
+    (f64::from(rule.limit) - carried).floor() as i64
+}
+
 impl Limiter {
     pub fn new() -> Self {
         Self::default()
@@ -119,10 +127,7 @@ impl Limiter {
         if previous.blocked_until_ms > now_ms {
             return Ok(self.deny(subject, rule.name, previous.blocked_until_ms, now_ms, true));
         }
-        let elapsed = now_ms - start;
-        let carried = previous.count as f64 * (1.0 - elapsed as f64 / window as f64);
-        // The most this window may hold after this request: what the previous one leaves.
-        let room = (f64::from(rule.limit) - carried).floor() as i64;
+        let room = room_left(rule, previous.count, start, now_ms);
         let update = Update::new().add(COUNT, 1).set(EXPIRES_AT, expiry_seconds(start, window));
         let outcome = if room > 0 {
             table.update(&subject.key(start), update, Some(Condition::Below(COUNT.into(), room))).await
@@ -166,8 +171,7 @@ impl Limiter {
         if blocked_until > now_ms {
             return Ok(Standing::Blocked { retry_after_seconds: seconds_ceil(blocked_until - now_ms) });
         }
-        let carried = previous.count as f64 * (1.0 - (now_ms - start) as f64 / window as f64);
-        let room = (f64::from(rule.limit) - carried).floor() as i64;
+        let room = room_left(rule, previous.count, start, now_ms);
         let count = number(current.as_ref(), COUNT);
         if count >= room {
             let until = next_room(rule.limit, previous.count, room.max(0), start, window, now_ms);

@@ -171,9 +171,9 @@ fn hardened(template: &Value, function: &app::Function) {
         );
     }
     let policies = serde_yaml::to_string(&properties["Policies"]).unwrap();
-    // Every route goes through the protection layer, which keeps its windows in the table; the
-    // routes that call a model also take and return a generation lease.
-    let mut protection = vec!["dynamodb:GetItem", "dynamodb:PutItem"];
+    // Every route goes through the protection layer, which keeps its windows (updated) and
+    // buckets (put) in the table; the routes that call a model also take and return a lease.
+    let mut protection = vec!["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
     if function.needs.model {
         protection.push("dynamodb:DeleteItem");
     }
