@@ -1,13 +1,18 @@
-//! Sliding-window rate limits kept in the table, so every Lambda instance counts against the same
-//! numbers. A window of `W` is two fixed windows: the current one's count and the previous one's,
-//! weighted by how much of it still overlaps the sliding window (`prev × (1 − elapsed/W) + curr`),
-//! so a client cannot get twice the limit by straddling a boundary as fixed buckets allow.
+//! Sliding-window rate limits kept in the table's counters (`Table::counters`: the table itself in
+//! DynamoDB), so every Lambda instance counts against the same numbers. A window of `W` is two
+//! fixed windows: the current one's count and the previous one's, weighted by how much of it still
+//! overlaps the sliding window (`prev × (1 − elapsed/W) + curr`), so a client cannot get twice the
+//! limit by straddling a boundary as fixed buckets allow.
 //!
 //! A hit is one conditional `UpdateItem` on the current window's item (`ADD count 1` only while
 //! the count is below what the previous window leaves), so concurrent instances never let one
 //! request too many through. The previous window's count is read once per instance per window
-//! (it no longer changes) and a denial is remembered in-process until it can end, so a client
-//! that keeps knocking costs no table call. Items expire with the table's TTL two windows later.
+//! (it no longer changes), in parallel with that first request's update, which is then bounded
+//! by the whole limit and taken back (`ADD count -1`) if the sliding window refuses the request:
+//! one round trip where a new instance or client would otherwise wait for two. The take-back only
+//! ever errs strict: another request in that instant may see one count too many, never too few.
+//! A denial is remembered in-process until it can end, so a client that keeps knocking costs no
+//! table call. Items expire with the table's TTL two windows later.
 //!
 //! The same item carries a client's shield hits and, after too many, the time it is blocked
 //! until: see `Limiter::record_shield_hit`.
@@ -118,30 +123,57 @@ impl Limiter {
         subject: &Subject,
         now_ms: i64,
     ) -> StoreResult<Standing> {
+        let table = table.counters();
         if let Some(standing) = self.cached_denial(subject, rule.name, now_ms) {
             return Ok(standing);
         }
         let window = rule.window_ms();
         let start = now_ms - now_ms.rem_euclid(window);
-        let previous = self.previous(table, subject, start - window).await?;
-        if previous.blocked_until_ms > now_ms {
-            return Ok(self.deny(subject, rule.name, previous.blocked_until_ms, now_ms, true));
-        }
-        let room = room_left(rule, previous.count, start, now_ms);
+        let key = subject.key(start);
         let update = Update::new().add(COUNT, 1).set(EXPIRES_AT, expiry_seconds(start, window));
-        let outcome = if room > 0 {
-            table.update(&subject.key(start), update, Some(Condition::Below(COUNT.into(), room))).await
-        } else {
-            Err(crate::store::StoreError::ConditionFailed { write: None })
+        let (previous, outcome, counted_blind) = match self.cached_previous(subject, start - window) {
+            Some(previous) => {
+                if previous.blocked_until_ms > now_ms {
+                    return Ok(self.deny(subject, rule.name, previous.blocked_until_ms, now_ms, true));
+                }
+                let room = room_left(rule, previous.count, start, now_ms);
+                let outcome = if room > 0 {
+                    table.update(&key, update, Some(Condition::Below(COUNT.into(), room))).await
+                } else {
+                    Err(crate::store::StoreError::ConditionFailed { write: None })
+                };
+                (previous, outcome, false)
+            }
+            // The previous window is not known here yet (a new instance, or this client's first
+            // request of the window): read it while counting the request against the whole
+            // limit, one round trip instead of two, and take the count back below if the sliding
+            // window refuses the request after all.
+            None => {
+                let whole_limit = Some(Condition::Below(COUNT.into(), i64::from(rule.limit)));
+                let (previous, outcome) = tokio::join!(
+                    self.load_previous(table, subject, start - window),
+                    table.update(&key, update, whole_limit)
+                );
+                (previous?, outcome, true)
+            }
         };
+        let room = room_left(rule, previous.count, start, now_ms);
         match outcome {
             Ok(item) => {
-                let blocked_until = number(Some(&item), BLOCKED_UNTIL);
+                let blocked_until = number(Some(&item), BLOCKED_UNTIL).max(previous.blocked_until_ms);
+                let count = number(Some(&item), COUNT);
+                let refused = blocked_until > now_ms || count > room;
+                if refused && counted_blind {
+                    table.update(&key, Update::new().add(COUNT, -1), None).await?;
+                }
                 if blocked_until > now_ms {
                     return Ok(self.deny(subject, rule.name, blocked_until, now_ms, true));
                 }
-                let count = number(Some(&item), COUNT);
-                let remaining = u32::try_from((room - count).max(0)).unwrap_or(0);
+                if count > room {
+                    let until = next_room(rule.limit, previous.count, room.max(0), start, window, now_ms);
+                    return Ok(self.deny(subject, rule.name, until, now_ms, false));
+                }
+                let remaining = u32::try_from(room - count).unwrap_or(0);
                 Ok(Standing::Allowed { remaining, reset_seconds: seconds_ceil(start + window - now_ms) })
             }
             Err(error) if error.is_condition_failed() => {
@@ -160,6 +192,7 @@ impl Limiter {
         subject: &Subject,
         now_ms: i64,
     ) -> StoreResult<Standing> {
+        let table = table.counters();
         if let Some(standing) = self.cached_denial(subject, rule.name, now_ms) {
             return Ok(standing);
         }
@@ -194,6 +227,7 @@ impl Limiter {
         threshold: i64,
         block: Duration,
     ) -> StoreResult<Option<i64>> {
+        let table = table.counters();
         let window = rule.window_ms();
         let start = now_ms - now_ms.rem_euclid(window);
         let previous = self.previous(table, subject, start - window).await?;
@@ -216,11 +250,23 @@ impl Limiter {
     }
 
     async fn previous(&self, table: &dyn Table, subject: &Subject, start_ms: i64) -> StoreResult<Previous> {
-        if let Some(previous) =
-            self.lock_previous().get(subject).filter(|previous| previous.start_ms == start_ms)
-        {
-            return Ok(*previous);
+        match self.cached_previous(subject, start_ms) {
+            Some(previous) => Ok(previous),
+            None => self.load_previous(table, subject, start_ms).await,
         }
+    }
+
+    fn cached_previous(&self, subject: &Subject, start_ms: i64) -> Option<Previous> {
+        self.lock_previous().get(subject).filter(|previous| previous.start_ms == start_ms).copied()
+    }
+
+    /// Reads the window that started at `start_ms` and remembers it: it no longer changes.
+    async fn load_previous(
+        &self,
+        table: &dyn Table,
+        subject: &Subject,
+        start_ms: i64,
+    ) -> StoreResult<Previous> {
         let item = table.get(&subject.key(start_ms)).await?;
         let previous = Previous {
             start_ms,
@@ -238,6 +284,9 @@ impl Limiter {
 
     fn cached_denial(&self, subject: &Subject, rule: &'static str, now_ms: i64) -> Option<Standing> {
         let cache = self.lock_denied();
+        if cache.is_empty() {
+            return None;
+        }
         let (until, standing) = cache.get(&(subject.clone(), rule))?;
         if *until <= now_ms {
             return None;

@@ -432,6 +432,10 @@ impl Table for DynamoTable {
         })
         .await
     }
+
+    fn counters(&self) -> &dyn Table {
+        self
+    }
 }
 
 /// Placeholders for one request's expressions: names as `#nN`, values as `:vN`, so no attribute

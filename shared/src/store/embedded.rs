@@ -7,15 +7,21 @@
 //! Expired items (`expiresAt` passed) are invisible and count as absent; reads that meet them
 //! purge them afterwards.
 //!
-//! Writes of items that expire by design (rate-limit windows, leases, delivery records: every
-//! written item carries `expiresAt`) are committed without waiting for the disk; the next
-//! durable commit persists them. Everything else is synced before the write returns. A crash can
-//! thus forget a few seconds of rate-limit counts, never a user's data, and the counting every
-//! request does costs microseconds instead of a disk sync.
+//! Writes of items that expire by design (leases, delivery records, token buckets: every written
+//! item carries `expiresAt`) are committed without waiting for the disk; the next durable commit
+//! persists them. Everything else is synced before the write returns. A crash can thus forget a
+//! few seconds of such state, never a user's data. The rate-limit windows, counted on every
+//! request, are not in the file at all: `Counters` keeps them in memory (`Table::counters`).
+//!
+//! Reads run on the calling thread (a redb read transaction never waits for a writer, and one
+//! item or one user's partition decodes in less time than a hand-over to the blocking pool
+//! costs); writes run on the blocking pool, as a durable commit waits for the disk.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -40,6 +46,7 @@ const MAX_TRANSACTION_WRITES: usize = 100;
 #[derive(Clone)]
 pub struct EmbeddedTable {
     db: Arc<Database>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for EmbeddedTable {
@@ -61,7 +68,7 @@ impl EmbeddedTable {
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ITEMS).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self { db: Arc::new(db), counters: Arc::default() })
     }
 
     /// Runs blocking redb work off the async runtime.
@@ -79,26 +86,21 @@ impl EmbeddedTable {
 
 #[async_trait]
 impl Table for EmbeddedTable {
+    /// Runs on the calling thread: a read transaction never waits for a writer, and reading one
+    /// item takes microseconds, less than the hand-over to the blocking pool.
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        let key = key.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(ITEMS).map_err(unavailable)?;
-            let stored = match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
-                Some(bytes) => Some(decode(bytes.value())?),
-                None => None,
-            };
-            drop(table);
-            drop(txn);
-            match stored {
-                Some(item) if is_expired(&item, unix_seconds()) => {
+        match read_one(&self.db, key)? {
+            Some(item) if is_expired(&item, unix_seconds()) => {
+                let key = key.clone();
+                self.blocking(move |db| {
                     purge(db, &[key]);
-                    Ok(None)
-                }
-                other => Ok(other),
+                    Ok(())
+                })
+                .await?;
+                Ok(None)
             }
-        })
-        .await
+            other => Ok(other),
+        }
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
@@ -126,66 +128,168 @@ impl Table for EmbeddedTable {
         .await
     }
 
+    /// Runs on the calling thread, like `get`: a read transaction never waits, and one user's
+    /// partition decodes in well under a millisecond, less than the hand-over would add.
     async fn query(&self, query: &Query) -> StoreResult<Page> {
-        let query = query.clone();
-        self.blocking(move |db| {
-            let now = unix_seconds();
-            let mut live = Vec::new();
-            let mut expired = Vec::new();
-            {
-                let txn = db.begin_read().map_err(unavailable)?;
-                let table = txn.open_table(ITEMS).map_err(unavailable)?;
-                // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
-                let end = format!("{}\0", query.pk);
-                let range = table.range((query.pk.as_str(), "")..(end.as_str(), "")).map_err(unavailable)?;
-                for entry in range {
-                    let (_, bytes) = entry.map_err(unavailable)?;
-                    let item = decode(bytes.value())?;
-                    if is_expired(&item, now) {
-                        expired.extend(Key::of(&item));
-                    } else {
-                        live.push(item);
-                    }
+        let now = unix_seconds();
+        let mut live = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let txn = self.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(ITEMS).map_err(unavailable)?;
+            // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
+            let end = format!("{}\0", query.pk);
+            let range = table.range((query.pk.as_str(), "")..(end.as_str(), "")).map_err(unavailable)?;
+            for entry in range {
+                let (_, bytes) = entry.map_err(unavailable)?;
+                let item = decode(bytes.value())?;
+                if is_expired(&item, now) {
+                    expired.extend(Key::of(&item));
+                } else {
+                    live.push(item);
                 }
             }
-            if !expired.is_empty() {
+        }
+        if !expired.is_empty() {
+            self.blocking(move |db| {
                 purge(db, &expired);
-            }
-            page(&query, live)
-        })
-        .await
+                Ok(())
+            })
+            .await?;
+        }
+        page(query, live)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
-        if writes.len() > MAX_TRANSACTION_WRITES {
-            return Err(StoreError::Unavailable(format!(
-                "a transaction holds at most {MAX_TRANSACTION_WRITES} writes, not {}",
-                writes.len()
-            )));
-        }
-        let mut keys = std::collections::HashSet::new();
-        for write in &writes {
-            let key = write_key(write)?;
-            if !keys.insert(key) {
-                return Err(StoreError::Unavailable("a transaction cannot write the same item twice".into()));
-            }
-        }
+        check_transaction(&writes)?;
         self.blocking(move |db| {
             let durability = durability(&writes.iter().collect::<Vec<_>>());
             in_write(db, durability, |table| {
                 let now = unix_seconds();
                 for (index, write) in writes.iter().enumerate() {
-                    apply(table, write, now).map_err(|e| match e {
-                        StoreError::ConditionFailed { .. } => {
-                            StoreError::ConditionFailed { write: Some(index) }
-                        }
-                        other => other,
-                    })?;
+                    apply(table, write, now).map_err(at_write(index))?;
                 }
                 Ok(())
             })
         })
         .await
+    }
+
+    fn counters(&self) -> &dyn Table {
+        self.counters.as_ref()
+    }
+}
+
+/// One item as stored, expired or not.
+fn read_one(db: &Database, key: &Key) -> StoreResult<Option<Item>> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let table = txn.open_table(ITEMS).map_err(unavailable)?;
+    match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+        Some(bytes) => Ok(Some(decode(bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Where this store keeps its counters (`Table::counters`: the rate-limit windows, counted on every
+/// request): in memory, a map behind one lock, so counting costs a microsecond instead of a redb
+/// write transaction. Only one process can open a redb file, so every user of the store sees the
+/// same counts, as every Lambda instance does in DynamoDB; a restart forgets them, as a crash may
+/// forget their non-durable writes in redb anyway. Same semantics as the table: conditions,
+/// updates, expiry, all-or-nothing transactions.
+#[derive(Debug, Default)]
+pub struct Counters {
+    items: Mutex<ItemMap>,
+    writes: AtomicUsize,
+}
+
+/// Every this many writes, the counters drop what has expired, so memory follows live clients.
+const COUNTER_SWEEP_EVERY: usize = 1024;
+
+impl Counters {
+    fn lock(&self) -> MutexGuard<'_, ItemMap> {
+        // Writes replace whole items, so a panic elsewhere cannot leave one half-written.
+        self.items.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `writes` all or none.
+    fn write(&self, writes: &[Write]) -> StoreResult<Vec<Option<Item>>> {
+        let now = unix_seconds();
+        let mut items = self.lock();
+        if self.writes.fetch_add(writes.len(), AtomicOrdering::Relaxed) % COUNTER_SWEEP_EVERY < writes.len() {
+            items.retain(|_, partition| {
+                partition.retain(|_, item| !is_expired(item, now));
+                !partition.is_empty()
+            });
+        }
+        // What to put back if a later write fails (a lone write fails before it changes anything).
+        let mut before = Vec::new();
+        let mut results = Vec::with_capacity(writes.len());
+        for (index, write) in writes.iter().enumerate() {
+            if writes.len() > 1 {
+                let key = write_key(write)?;
+                let item = items.load(&key)?;
+                before.push((key, item));
+            }
+            match apply(&mut *items, write, now) {
+                Ok(result) => results.push(result),
+                Err(error) => {
+                    for (key, item) in before.into_iter().rev() {
+                        match item {
+                            Some(item) => items.save(&key, &item)?,
+                            None => items.erase(&key)?,
+                        }
+                    }
+                    return Err(at_write(index)(error));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    fn write_one(&self, write: Write) -> StoreResult<Option<Item>> {
+        self.write(std::slice::from_ref(&write)).map(|mut results| results.pop().flatten()).map_err(|error| {
+            match error {
+                StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { write: None },
+                other => other,
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Table for Counters {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        Ok(self.lock().load(key)?.filter(|item| !is_expired(item, unix_seconds())))
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.write_one(Write::Put { item, condition }).map(drop)
+    }
+
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        self.write_one(Write::Update { key: key.clone(), update, condition })?
+            .ok_or_else(|| StoreError::Unavailable("an update produced no item".into()))
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        self.write_one(Write::Delete { key: key.clone(), condition }).map(drop)
+    }
+
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        let now = unix_seconds();
+        let live = self.lock().get(&query.pk).map_or_else(Vec::new, |partition| {
+            partition.values().filter(|item| !is_expired(item, now)).cloned().collect()
+        });
+        page(query, live)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        check_transaction(&writes)?;
+        self.write(&writes).map(drop)
+    }
+
+    fn counters(&self) -> &dyn Table {
+        self
     }
 }
 
@@ -223,10 +327,62 @@ fn in_write<T>(
     }
 }
 
+/// Where `apply` reads and writes items: the redb table, or the counters' map.
+trait Rows {
+    /// The item as stored, expired or not.
+    fn load(&self, key: &Key) -> StoreResult<Option<Item>>;
+    fn save(&mut self, key: &Key, item: &Item) -> StoreResult<()>;
+    fn erase(&mut self, key: &Key) -> StoreResult<()>;
+}
+
+impl Rows for ItemsTable<'_> {
+    fn load(&self, key: &Key) -> StoreResult<Option<Item>> {
+        match self.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+            Some(bytes) => Ok(Some(decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn save(&mut self, key: &Key, item: &Item) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(item).map_err(|e| StoreError::Mapping(e.to_string()))?;
+        self.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn erase(&mut self, key: &Key) -> StoreResult<()> {
+        self.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// The counters' items: partition key -> sort key -> item (looked up by `&str`, no copies).
+type ItemMap = BTreeMap<String, BTreeMap<String, Item>>;
+
+impl Rows for ItemMap {
+    fn load(&self, key: &Key) -> StoreResult<Option<Item>> {
+        Ok(self.get(&key.pk).and_then(|partition| partition.get(&key.sk)).cloned())
+    }
+
+    fn save(&mut self, key: &Key, item: &Item) -> StoreResult<()> {
+        self.entry(key.pk.clone()).or_default().insert(key.sk.clone(), item.clone());
+        Ok(())
+    }
+
+    fn erase(&mut self, key: &Key) -> StoreResult<()> {
+        if let Some(partition) = self.get_mut(&key.pk) {
+            partition.remove(&key.sk);
+            if partition.is_empty() {
+                self.remove(&key.pk);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Applies one write if its condition holds; returns the item an update leaves.
-fn apply(table: &mut ItemsTable<'_>, write: &Write, now: i64) -> StoreResult<Option<Item>> {
+fn apply(rows: &mut impl Rows, write: &Write, now: i64) -> StoreResult<Option<Item>> {
     let key = write_key(write)?;
-    let current = load_live(table, &key, now)?;
+    let current = rows.load(&key)?.filter(|item| !is_expired(item, now));
     let condition = match write {
         Write::Put { condition, .. } | Write::Update { condition, .. } | Write::Delete { condition, .. } => {
             condition.as_ref()
@@ -239,19 +395,44 @@ fn apply(table: &mut ItemsTable<'_>, write: &Write, now: i64) -> StoreResult<Opt
     match write {
         Write::Put { item, .. } => {
             validate(item)?;
-            store(table, &key, item)?;
+            rows.save(&key, item)?;
             Ok(None)
         }
         Write::Update { update, .. } => {
             let item = updated(current, &key, update)?;
-            store(table, &key, &item)?;
+            rows.save(&key, &item)?;
             Ok(Some(item))
         }
         Write::Delete { .. } => {
-            table.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+            rows.erase(&key)?;
             Ok(None)
         }
         Write::Check { .. } => Ok(None),
+    }
+}
+
+/// A transaction's limits, as DynamoDB's: at most 100 writes, each on a different item.
+fn check_transaction(writes: &[Write]) -> StoreResult<()> {
+    if writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Unavailable(format!(
+            "a transaction holds at most {MAX_TRANSACTION_WRITES} writes, not {}",
+            writes.len()
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for write in writes {
+        if !keys.insert(write_key(write)?) {
+            return Err(StoreError::Unavailable("a transaction cannot write the same item twice".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Names the write whose condition failed.
+fn at_write(index: usize) -> impl Fn(StoreError) -> StoreError {
+    move |error| match error {
+        StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { write: Some(index) },
+        other => other,
     }
 }
 
@@ -262,21 +443,6 @@ fn write_key(write: &Write) -> StoreResult<Key> {
         }
         Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => Ok(key.clone()),
     }
-}
-
-/// The stored item, unless absent or expired.
-fn load_live(table: &ItemsTable<'_>, key: &Key, now: i64) -> StoreResult<Option<Item>> {
-    let Some(bytes) = table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? else {
-        return Ok(None);
-    };
-    let item = decode(bytes.value())?;
-    Ok((!is_expired(&item, now)).then_some(item))
-}
-
-fn store(table: &mut ItemsTable<'_>, key: &Key, item: &Item) -> StoreResult<()> {
-    let bytes = serde_json::to_vec(item).map_err(|e| StoreError::Mapping(e.to_string()))?;
-    table.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
-    Ok(())
 }
 
 /// The item after `update`, starting from `current` or, as DynamoDB does, from just the key.

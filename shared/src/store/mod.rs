@@ -305,6 +305,11 @@ pub trait Table: Send + Sync + 'static {
     async fn query(&self, query: &Query) -> StoreResult<Page>;
     /// All writes or none (at most 100, each on a different item).
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()>;
+    /// Where short-lived counters live (the rate-limit windows, written on every request): items
+    /// every user of the table must see at once, that expire within minutes and that a restart
+    /// may lose. DynamoDB keeps them in the table itself, where every Lambda instance sees them;
+    /// the embedded store, which one process alone can open, keeps them in that process's memory.
+    fn counters(&self) -> &dyn Table;
 }
 
 /// A struct as an item under `key` (its fields become attributes beside `pk` and `sk`).

@@ -103,6 +103,10 @@ impl Table for BrokenTable {
     async fn transact(&self, _: Vec<Write>) -> StoreResult<()> {
         Err((self.0)())
     }
+
+    fn counters(&self) -> &dyn Table {
+        self
+    }
 }
 
 #[tokio::test]

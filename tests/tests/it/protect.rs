@@ -70,6 +70,7 @@ on_both_stores!(
     the_ai_routes_count_per_user_and_answer_in_plain_text,
     the_webhook_is_exempt_from_bot_and_user_rules,
     arcjet_reports_the_decision_and_the_limits,
+    a_first_count_the_sliding_window_refuses_is_taken_back,
 );
 
 async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
@@ -447,4 +448,44 @@ async fn arcjet_reports_the_decision_and_the_limits(store: Store) {
     get(&app, "198.51.100.77", "/api/arcjet", None, &[])
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+}
+
+/// A limiter that has not read the previous window yet counts the request while it reads it; when
+/// the sliding window then refuses the request, the count is taken back, so the table holds only
+/// the requests that went through.
+async fn a_first_count_the_sliding_window_refuses_is_taken_back(store: Store) {
+    use darasa::protect::window::{Limiter, SlidingWindow, Standing, Subject};
+    use darasa::store::Key;
+
+    let app = TestApp::builder(store).build().await;
+    let rule = SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let start = now - now.rem_euclid(60_000);
+    let now_ms = start + 1;
+    let count_in = |key: Key| {
+        let table = app.table.clone();
+        async move {
+            let item = table.counters().get(&key).await.expect("read").unwrap_or_default();
+            item.get("count").and_then(serde_json::Value::as_i64).unwrap_or(0)
+        }
+    };
+    for (client, previous_count, allowed) in [("full", 10, false), ("half", 4, true)] {
+        let subject = Subject { pk: format!("CLIENT#{client}"), prefix: "RATE#t#".into() };
+        let previous = json!({
+            "pk": subject.pk, "sk": format!("RATE#t#{}", start - 60_000),
+            "count": previous_count, "expiresAt": now / 1000 + 600,
+        });
+        app.table.counters().put(previous.as_object().cloned().expect("an item"), None).await.expect("seed");
+        let current = Key::new(subject.pk.clone(), format!("RATE#t#{start}"));
+
+        let standing = Limiter::new().hit(app.table.as_ref(), rule, &subject, now_ms).await.expect("hit");
+        if allowed {
+            // 10 less 4 carried over almost whole: 6 fit, this is the first.
+            assert_eq!(standing, Standing::Allowed { remaining: 5, reset_seconds: 60 }, "{client}");
+            assert_eq!(count_in(current).await, 1, "{client}");
+        } else {
+            assert!(matches!(standing, Standing::Limited { .. }), "{client}: {standing:?}");
+            assert_eq!(count_in(current).await, 0, "{client}: the refused request is not counted");
+        }
+    }
 }

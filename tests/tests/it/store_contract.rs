@@ -1,5 +1,6 @@
 //! The store contract: every test is written once against the port and runs on both adapters
-//! (DynamoDB Local and the embedded redb file), so the two cannot drift apart.
+//! (DynamoDB Local and the embedded redb file) and on the embedded store's in-memory counters
+//! (`Table::counters`), so none can drift from the others.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,8 @@ use darasa::store::{
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-/// For each contract test `name`, a module `name` with a `dynamo` and an `embedded` test.
+/// For each contract test `name`, a module `name` with a `dynamo`, an `embedded` and a `counters`
+/// test.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -26,6 +28,11 @@ macro_rules! contract {
             async fn embedded() {
                 let (table, _dir) = darasa_tests::dynamodb::embedded_table();
                 super::$name(std::sync::Arc::new(table)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn counters() {
+                super::$name(std::sync::Arc::new(darasa::store::embedded::Counters::default())).await;
             }
         }
     )*};
@@ -555,6 +562,10 @@ impl Table for FailingTable {
             }
             self.inner.transact(writes).await
         })
+    }
+
+    fn counters(&self) -> &dyn Table {
+        self
     }
 }
 

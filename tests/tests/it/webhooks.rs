@@ -568,6 +568,10 @@ impl Table for FailsOnce {
         }
         self.inner.transact(writes).await
     }
+
+    fn counters(&self) -> &dyn Table {
+        self
+    }
 }
 
 async fn a_delete_that_fails_halfway_is_finished_by_the_retry(store: Store) {
