@@ -10,6 +10,9 @@
 #   RUNS=31 infra/bench/cold-start.sh
 #   SKIP_BUILD=1 infra/bench/cold-start.sh   # reuse the binaries built last time
 #   WARM=200 (default): then each binary answers 200 more invocations warm, and its peak RSS is printed
+#   ENV_JSON=my-env.json: the functions' variables from another file (e.g. a protection switched off)
+#   SAM_BUILD_DIR=.aws-sam/build infra/bench/cold-start.sh   # the functions exactly as `sam build`
+#       made them (cargo-lambda, Zig's link); only the baselines and the harness are built here
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/darasa/target}"
@@ -29,7 +32,9 @@ pairs=(
   analyze-resume=infra/events/analyze-resume.json
 )
 packages=(-p baseline-hello -p baseline-naive-dynamo -p darasa-bench)
-for pair in "${pairs[@]}"; do packages+=(-p "${pair%%=*}"); done
+if [ -z "${SAM_BUILD_DIR:-}" ]; then
+  for pair in "${pairs[@]}"; do packages+=(-p "${pair%%=*}"); done
+fi
 if [ -z "${SKIP_BUILD:-}" ]; then
   # One cargo call for the functions, the baselines and the harness (never with darasa-local: its
   # `local` feature would be unified into the functions' darasa and put the embedded store in them).
@@ -38,6 +43,14 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 bin="$CARGO_TARGET_DIR/release"
 targets=("hello=$bin/baseline-hello=infra/events/me.json" "naive=$bin/baseline-naive-dynamo=infra/events/me.json")
-for pair in "${pairs[@]}"; do targets+=("${pair%%=*}=$bin/${pair%%=*}=${pair#*=}"); done
+for pair in "${pairs[@]}"; do
+  name="${pair%%=*}"
+  binary="$bin/$name"
+  if [ -n "${SAM_BUILD_DIR:-}" ]; then
+    # template.yaml's logical id: job-infos -> JobInfosFunction.
+    binary="$SAM_BUILD_DIR/$(echo "$name" | sed -E 's/(^|-)([a-z])/\U\2/g')Function/bootstrap"
+  fi
+  targets+=("$name=$binary=${pair#*=}")
+done
 "$bin/cold-start" --runs "${RUNS:-15}" --warm "${WARM:-200}" --table darasa-bench --endpoint "$DARASA_TEST_DYNAMODB_ENDPOINT" \
-  --env-json infra/env.json "${targets[@]}"
+  --env-json "${ENV_JSON:-infra/env.json}" "${targets[@]}"

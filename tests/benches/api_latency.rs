@@ -21,6 +21,8 @@ const REQUESTS: usize = 2_000;
 const WARMUP: usize = 200;
 const JOB_INFOS: usize = 20;
 const USER: &str = "user_bench";
+const BROWSER: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -107,10 +109,16 @@ fn router_on(table: SharedTable, verifier: Arc<darasa::auth::Verifier>) -> Route
 async fn latency(label: &str, router: &Router, token: &str) -> Stats {
     let mut samples = Vec::with_capacity(REQUESTS);
     for n in 0..WARMUP + REQUESTS {
-        let request = Request::get("/api/job-infos")
+        // As a browser sends it, each from its own address: the protection layer (live, as
+        // deployed) passes every one, none of them near a rate limit.
+        let mut request = Request::get("/api/job-infos")
             .header("authorization", format!("Bearer {token}"))
+            .header("user-agent", BROWSER)
             .body(Body::empty())
             .expect("request");
+        let [_, a, b, c] = u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
+        let client = std::net::SocketAddr::from(([10, a, b, c], 40_000));
+        request.extensions_mut().insert(axum::extract::ConnectInfo(client));
         let started = Instant::now();
         let response = router.clone().oneshot(request).await.expect("infallible");
         assert!(response.status().is_success(), "{label}: {}", response.status());
