@@ -90,11 +90,12 @@ async fn main() -> anyhow::Result<()> {
     let env = function_env(env_json.as_deref(), &table, &endpoint)?;
 
     // The functions' table, as deployed (and the naive baseline's counter lives in it too).
-    darasa::store::dynamo::DynamoTable::connect(Some(&endpoint), &table)
-        .await
+    let functions_table = darasa::store::dynamo::DynamoTable::connect(Some(&endpoint), &table).await;
+    functions_table
         .create_table_if_missing()
         .await
         .map_err(|error| anyhow::anyhow!("creating the table: {error}"))?;
+    seed_feedback_question(&functions_table).await?;
 
     let mut results: Vec<(String, u64, Vec<Sample>, Option<u16>)> = Vec::new();
     for target in &targets {
@@ -225,6 +226,35 @@ fn function_env(
         env.insert(name.into(), value.into());
     }
     Ok(env)
+}
+
+/// The user every `infra/events/` token is signed for.
+const EVENTS_USER: &str = "user_events";
+
+/// `generate-feedback`'s event names question `…e002` of the events' user: seeded here, with a job
+/// of its own (not `…e001`, which `generate-question`'s event names and which stays absent, so that
+/// function's answer is the same 403 on every run rather than five questions and then a quota), so
+/// that generate-feedback streams a graded answer from the offline engine (no model key is
+/// configured) instead of refusing: the one cold start here that streams a real answer.
+async fn seed_feedback_question(table: &darasa::store::dynamo::DynamoTable) -> anyhow::Result<()> {
+    let new: darasa::job_infos::NewJobInfo = serde_json::from_value(serde_json::json!({
+        "name": "Cold starts", "title": "Backend engineer", "experienceLevel": "mid-level",
+        "description": "Rust services on AWS Lambda and DynamoDB: idempotent writes, retries, conditional updates.",
+    }))?;
+    let job = darasa::job_infos::create(table, EVENTS_USER, new)
+        .await
+        .map_err(|error| anyhow::anyhow!("seeding a job: {error}"))?;
+    let question: darasa::questions::Question = serde_json::from_value(serde_json::json!({
+        "id": "0190b6b0-4a5e-7c3a-9f00-00000000e002", "jobInfoId": job.id,
+        "text": "How do you make a DynamoDB write idempotent when a client retries it?",
+        "difficulty": "medium", "createdAt": "2026-12-01T00:00:00Z", "updatedAt": "2026-12-01T00:00:00Z",
+        "version": 1,
+    }))?;
+    let key_points = ["an idempotency key", "a conditional write", "the stored result returned again"];
+    let key_points: Vec<String> = key_points.iter().map(|point| (*point).to_owned()).collect();
+    darasa::questions::insert(table, EVENTS_USER, &question, &key_points)
+        .await
+        .map_err(|error| anyhow::anyhow!("seeding the question: {error}"))
 }
 
 /// Starts the binary against a fresh Runtime API and times it up to the end of its first
