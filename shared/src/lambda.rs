@@ -11,7 +11,7 @@ pub async fn run(function: &Function) -> Result<(), lambda_http::Error> {
     // Before the router is built: its access-line layer takes the process's writer.
     crate::telemetry::init_lambda(function.name);
     let config = Config::load(function.needs).await?;
-    let state = AppState::from_config(&config, function.needs).await?;
+    let state = AppState::from_config(&config, function).await?;
     let router = app::serve((function.routes)(), state);
     if function.streaming {
         lambda_http::run_with_streaming_response(router).await

@@ -5,8 +5,8 @@
 
 use axum::Router;
 
-use super::AppState;
-use crate::config::Needs;
+use super::{AppState, StartupError, model_providers, no_providers, webhook_providers};
+use crate::config::{Config, Needs};
 use crate::{attempts, export, interviews, job_infos, protect, questions, resumes, users, webhooks};
 
 /// One Lambda function.
@@ -19,7 +19,15 @@ pub struct Function {
     /// Streams its answers (function URL, RESPONSE_STREAM) instead of buffering them.
     pub streaming: bool,
     pub needs: Needs,
+    /// Attaches the providers `needs` names to the common state (`AppState::from_config`). A
+    /// function pointer per entry, so each binary links only its own function's providers: a
+    /// run-time test of `needs` would link every model adapter, the offline engine and its data
+    /// into functions that never call a model.
+    pub providers: Providers,
 }
+
+/// What a function adds to the common state from its configuration.
+pub type Providers = fn(AppState, &Config) -> Result<AppState, StartupError>;
 
 impl Function {
     /// The secrets it reads at its cold start.
@@ -46,28 +54,37 @@ impl Function {
 }
 
 /// Job infos with their questions, resume analyses, attempts and progress read back.
-pub const JOB_INFOS: Function =
-    Function { name: "job-infos", routes: job_infos_routes, streaming: false, needs: Needs::NONE };
+pub const JOB_INFOS: Function = Function {
+    name: "job-infos",
+    routes: job_infos_routes,
+    streaming: false,
+    needs: Needs::NONE,
+    providers: no_providers,
+};
 /// The caller's profile and quotas, their standing against the protection rules, and the export
 /// of everything held about them.
-pub const ME: Function = Function { name: "me", routes: me_routes, streaming: false, needs: Needs::NONE };
+pub const ME: Function =
+    Function { name: "me", routes: me_routes, streaming: false, needs: Needs::NONE, providers: no_providers };
 pub const CLERK_WEBHOOK: Function = Function {
     name: "clerk-webhook",
     routes: webhooks::routes,
     streaming: false,
     needs: Needs { webhooks: true, ..Needs::NONE },
+    providers: webhook_providers,
 };
 pub const GENERATE_QUESTION: Function = Function {
     name: "generate-question",
     routes: questions::question_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {
     name: "generate-feedback",
     routes: attempts::feedback_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    providers: model_providers,
 };
 /// Voice interviews: CRUD, Hume access tokens and transcripts, AI feedback.
 pub const INTERVIEWS: Function = Function {
@@ -75,12 +92,14 @@ pub const INTERVIEWS: Function = Function {
     routes: interviews::routes,
     streaming: false,
     needs: Needs { model: true, hume: true, webhooks: false },
+    providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {
     name: "analyze-resume",
     routes: resumes::analyze_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    providers: model_providers,
 };
 
 pub const FUNCTIONS: &[Function] =
@@ -102,4 +121,32 @@ pub fn find(name: &str) -> Option<&'static Function> {
 /// Every function's routes in one router (the local host, the tests).
 pub fn all_routes() -> Router<AppState> {
     FUNCTIONS.iter().fold(Router::new(), |all, function| all.merge((function.routes)()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Vars;
+
+    /// Each entry's providers attach what its `needs` name, and nothing else.
+    #[tokio::test]
+    async fn providers_attach_what_the_needs_name() {
+        let lookup = |name: &str| {
+            let value = match name {
+                "TABLE_NAME" => "darasa",
+                // Never contacted: building the state makes no call.
+                "DYNAMODB_ENDPOINT" => "http://127.0.0.1:9",
+                "CLERK_ISSUER" => "https://tests.darasa.invalid",
+                "CLERK_WEBHOOK_SIGNING_SECRET" => "whsec_ZGFyYXNhLWZpeHR1cmUta2V5LW5vdC1zZWNyZXQh",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        };
+        let config = Config::from_vars(&Vars(&lookup), Needs::ALL).await.expect("a whole configuration");
+        for function in FUNCTIONS {
+            let state = AppState::from_config(&config, function).await.expect("a state");
+            assert_eq!(state.model.is_some(), function.needs.model, "{}: model", function.name);
+            assert_eq!(state.webhooks.is_some(), function.needs.webhooks, "{}: webhooks", function.name);
+        }
+    }
 }

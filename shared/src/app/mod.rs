@@ -15,7 +15,7 @@ pub use functions::{FUNCTIONS, Function, all_routes};
 use crate::ai::SharedModel;
 use crate::auth::{AuthError, Verifier};
 use crate::clock;
-use crate::config::{Config, ConfigError, ModelConfig, Needs, TableConfig};
+use crate::config::{Config, ConfigError, ModelConfig, TableConfig};
 use crate::hume::{HumeClient, HumeConfig};
 use crate::protect::{Modes, Protection};
 use crate::store::SharedTable;
@@ -93,22 +93,31 @@ impl AppState {
         state.with_model(model_for(model))
     }
 
-    /// A deployed function's state: DynamoDB, Clerk, and what it `needs`, as configured.
-    pub async fn from_config(config: &Config, needs: Needs) -> Result<Self, StartupError> {
+    /// A deployed function's state: DynamoDB, Clerk, and the providers its entry attaches.
+    pub async fn from_config(config: &Config, function: &Function) -> Result<Self, StartupError> {
         let verifier = Verifier::new(config.auth.clone(), http_client(), clock::system())?;
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
         protection.prime();
-        let mut state =
+        let state =
             Self::new(dynamo_table(&config.table).await, Arc::new(verifier)).with_protection(protection);
-        if needs.model || needs.hume {
-            state = state.with_providers(&config.model, config.hume.as_ref());
-        }
-        if needs.webhooks {
-            let secrets = config.webhook_secrets.as_deref().ok_or_else(crate::webhooks::missing_secret)?;
-            state = state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secrets)?));
-        }
-        Ok(state)
+        (function.providers)(state, config)
     }
+}
+
+/// For a function that needs no provider (`Function::providers`).
+pub fn no_providers(state: AppState, _: &Config) -> Result<AppState, StartupError> {
+    Ok(state)
+}
+
+/// The configured model and, when configured, Hume (`Function::providers`).
+pub fn model_providers(state: AppState, config: &Config) -> Result<AppState, StartupError> {
+    Ok(state.with_providers(&config.model, config.hume.as_ref()))
+}
+
+/// Clerk's webhook signature checks (`Function::providers`).
+pub fn webhook_providers(state: AppState, config: &Config) -> Result<AppState, StartupError> {
+    let secrets = config.webhook_secrets.as_deref().ok_or_else(crate::webhooks::missing_secret)?;
+    Ok(state.with_webhooks(Arc::new(WebhookVerifier::from_secrets(secrets)?)))
 }
 
 /// The model a configuration names.
