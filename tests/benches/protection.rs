@@ -74,7 +74,7 @@ async fn compare(label: &str, table: SharedTable, token: &str) {
     let off = router(table, Modes::OFF);
 
     let mut client = 0u32;
-    // Warm both (the shield's and the bot list's compiled rules are built on first use).
+    // Warm all three (the shield's and the bot list's compiled rules are built on first use).
     sample(&live, token, WARMUP, &mut client, None).await;
     sample(&off, token, WARMUP, &mut client, None).await;
     sample(&rules, token, WARMUP, &mut client, None).await;
