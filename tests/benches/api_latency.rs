@@ -12,7 +12,8 @@ use axum::body::Body;
 use axum::routing::get;
 use darasa::AppState;
 use darasa::store::SharedTable;
-use darasa_tests::app::issuer;
+use darasa_tests::app::{issuer, now};
+use darasa_tests::fixtures::{BROWSER, seed_job_infos};
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -21,8 +22,6 @@ const REQUESTS: usize = 2_000;
 const WARMUP: usize = 200;
 const JOB_INFOS: usize = 20;
 const USER: &str = "user_bench";
-const BROWSER: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -89,14 +88,7 @@ fn baseline_router() -> Router {
 }
 
 async fn seeded_router(table: SharedTable, verifier: Arc<darasa::auth::Verifier>) -> Router {
-    for n in 0..JOB_INFOS {
-        let new: darasa::job_infos::NewJobInfo = serde_json::from_value(serde_json::json!({
-            "name": format!("Job {n}"), "title": "Engineer", "experienceLevel": "mid-level",
-            "description": "Rust, AWS Lambda and DynamoDB. ".repeat(20),
-        }))
-        .expect("valid job");
-        darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
-    }
+    seed_job_infos(table.as_ref(), USER, JOB_INFOS).await;
     router_on(table, verifier)
 }
 
@@ -258,8 +250,4 @@ fn peak_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

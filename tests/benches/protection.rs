@@ -25,7 +25,8 @@ use darasa::AppState;
 use darasa::protect::window::{Standing, Subject};
 use darasa::protect::{IP_WINDOW, Mode, Modes, Protection};
 use darasa::store::SharedTable;
-use darasa_tests::app::issuer;
+use darasa_tests::app::{issuer, now};
+use darasa_tests::fixtures::{BROWSER, seed_job_infos};
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -36,8 +37,6 @@ const WARMUP: usize = 200;
 const PARTS: usize = 2_000;
 const JOB_INFOS: usize = 20;
 const USER: &str = "user_bench_protect";
-const BROWSER: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -59,14 +58,7 @@ async fn main() {
 
 /// Seeds `table`, then times the route with protection live and off, alternating rounds.
 async fn compare(label: &str, table: SharedTable, token: &str) {
-    for n in 0..JOB_INFOS {
-        let new: darasa::job_infos::NewJobInfo = serde_json::from_value(serde_json::json!({
-            "name": format!("Job {n}"), "title": "Engineer", "experienceLevel": "mid-level",
-            "description": "Rust, AWS Lambda and DynamoDB. ".repeat(20),
-        }))
-        .expect("valid job");
-        darasa::job_infos::create(table.as_ref(), USER, new).await.expect("seed");
-    }
+    seed_job_infos(table.as_ref(), USER, JOB_INFOS).await;
     let live = router(table.clone(), Modes::LIVE);
     // The same rules without the rate limit: splits what the rules cost from what the window does.
     let rules = router(table.clone(), Modes { rate_limit: Mode::Off, ..Modes::LIVE });
@@ -187,8 +179,4 @@ async fn sample(
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -17,6 +17,8 @@ pub const BOB: &str = "user_bob";
 pub const FREE: &[&str] = &["5_questions", "1_interview"];
 /// Every paid feature.
 pub const PAID: &[&str] = &["unlimited_questions", "unlimited_interviews", "unlimited_resume_analysis"];
+/// A browser's User-Agent: what the bot rules let through.
+pub const BROWSER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 pub const DESCRIPTION: &str = "Build payment services in Rust on AWS Lambda with DynamoDB.";
 
 /// A job info body.
@@ -108,4 +110,17 @@ pub async fn seed_question_counted(table: &SharedTable, user: &str, question: &d
     let counter = darasa::users::Counter::QuestionsGenerated;
     darasa::users::usage::reserve(table, user, counter, None).await.expect("reserve").commit();
     darasa::questions::insert(table.as_ref(), user, question, &[]).await.expect("seed question");
+}
+
+/// `count` job infos of `user` straight into `table` (the benchmarks' list of a realistic size:
+/// each description about 600 characters).
+pub async fn seed_job_infos(table: &dyn darasa::store::Table, user: &str, count: usize) {
+    for n in 0..count {
+        let new: darasa::job_infos::NewJobInfo = serde_json::from_value(json!({
+            "name": format!("Job {n}"), "title": "Engineer", "experienceLevel": "mid-level",
+            "description": "Rust, AWS Lambda and DynamoDB. ".repeat(20),
+        }))
+        .expect("valid job");
+        darasa::job_infos::create(table, user, new).await.expect("seed");
+    }
 }

@@ -11,12 +11,10 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use darasa::protect::{Mode, Modes, Protection};
 use darasa_tests::app::{Store, TestApp, TestResponse, request};
-use darasa_tests::fixtures::ALICE;
+use darasa_tests::fixtures::{ALICE, BROWSER};
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
 use serde_json::json;
-
-const BROWSER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
 fn live() -> Modes {
     Modes::LIVE
