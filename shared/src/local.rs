@@ -44,7 +44,7 @@ pub async fn invoke_state(
         "CLERK_ISSUER",
         "the env-vars file must configure Clerk verification for the events' tokens",
     ))?;
-    let verifier = crate::auth::Verifier::new(auth, crate::app::http_client(), crate::clock::system())?;
+    let verifier = crate::auth::Verifier::new(auth, crate::http_client::shared(), crate::clock::system())?;
     let needs = function.needs;
     let model = if needs.model { config::load_model(vars).await? } else { config::ModelConfig::Offline };
     let hume = if needs.hume { config::load_hume(vars).await? } else { None };

@@ -16,10 +16,7 @@ pub enum SecretSource {
 async fn client() -> &'static aws_sdk_secretsmanager::Client {
     static CLIENT: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client> = tokio::sync::OnceCell::const_new();
     CLIENT
-        .get_or_init(|| async {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            aws_sdk_secretsmanager::Client::new(&config)
-        })
+        .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(&crate::aws_sdk::config(None).await) })
         .await
 }
 

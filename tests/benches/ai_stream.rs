@@ -27,7 +27,7 @@ const USER: &str = "user_bench";
 async fn main() {
     let fake = FakeGemini::start().await;
     fake.always(reply());
-    let client = reqwest::Client::new();
+    let client = darasa::http_client::builder().build().unwrap();
     println!(
         "fake Gemini reply: {CHUNKS} SSE text deltas {PAUSE:?} apart; {REQUESTS} sequential requests after {WARMUP} warm-up"
     );

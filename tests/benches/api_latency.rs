@@ -38,9 +38,13 @@ async fn main() {
     embedded_stats.ratio_to(&baseline);
     // The same, every request verifying the token's signature (the verified-token cache off).
     let uncached_verifier = Arc::new(
-        darasa::auth::Verifier::new(issuer().auth_config(), reqwest::Client::new(), darasa::clock::system())
-            .expect("verifier")
-            .with_token_cache_capacity(0),
+        darasa::auth::Verifier::new(
+            issuer().auth_config(),
+            darasa::http_client::builder().build().unwrap(),
+            darasa::clock::system(),
+        )
+        .expect("verifier")
+        .with_token_cache_capacity(0),
     );
     let uncached = router_on(embedded, uncached_verifier);
     let uncached_stats = latency("embedded store, token cache off", &uncached, &token).await;
@@ -150,7 +154,7 @@ async fn local_host_memory(binary: &str) {
         .expect("start the local host");
     let pid = child.id().expect("pid");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = darasa::http_client::builder().build().unwrap();
     let mut up = false;
     for _ in 0..100 {
         if client.get(format!("{base}/api/job-infos")).send().await.is_ok() {

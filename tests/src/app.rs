@@ -54,8 +54,12 @@ pub fn issuer() -> &'static DevIssuer {
 /// The one verifier of test tokens.
 pub fn verifier() -> Arc<Verifier> {
     Arc::new(
-        Verifier::new(issuer().auth_config(), reqwest::Client::new(), darasa::clock::system())
-            .expect("verifier"),
+        Verifier::new(
+            issuer().auth_config(),
+            darasa::http_client::builder().build().unwrap(),
+            darasa::clock::system(),
+        )
+        .expect("verifier"),
     )
 }
 

@@ -115,7 +115,10 @@ impl FakeHume {
 
     /// A client of this fake on `clock`, giving up on a request after `timeout`.
     pub fn client(&self, clock: Arc<dyn Clock>, timeout: Duration) -> Arc<HumeClient> {
-        Arc::new(HumeClient::new(self.config(), reqwest::Client::new(), clock).with_timeout(timeout))
+        Arc::new(
+            HumeClient::new(self.config(), darasa::http_client::builder().build().unwrap(), clock)
+                .with_timeout(timeout),
+        )
     }
 }
 

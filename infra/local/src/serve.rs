@@ -107,7 +107,7 @@ pub fn dev_issuer(data_dir: &Path) -> anyhow::Result<DevIssuer> {
 }
 
 pub fn verifier(auth: AuthConfig) -> anyhow::Result<Arc<Verifier>> {
-    Ok(Arc::new(Verifier::new(auth, app::http_client(), darasa::clock::system())?))
+    Ok(Arc::new(Verifier::new(auth, darasa::http_client::shared(), darasa::clock::system())?))
 }
 
 /// Adds the model `AI_PROVIDER` (or a configured GEMINI_API_KEY, else the offline engine) names

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use darasa::app;
 use darasa::config::{self, Vars};
 use darasa::webhooks::{self, WebhookVerifier};
 
@@ -151,7 +150,8 @@ pub async fn send(
         return Ok(());
     }
     let endpoint = format!("{}{}", url.trim_end_matches('/'), webhooks::ROUTE);
-    let mut request = app::http_client().post(&endpoint).header("content-type", "application/json");
+    let mut request =
+        darasa::http_client::shared().post(&endpoint).header("content-type", "application/json");
     for (name, value) in &headers {
         request = request.header(*name, value);
     }

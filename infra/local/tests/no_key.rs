@@ -154,7 +154,7 @@ impl LocalHost {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().user_agent("darasa-e2e-test/1.0").no_proxy().build().unwrap()
+    darasa::http_client::builder().user_agent("darasa-e2e-test/1.0").no_proxy().build().unwrap()
 }
 
 async fn chunks(mut response: reqwest::Response) -> (StatusCode, Vec<String>) {

@@ -49,7 +49,7 @@ impl Policy {
     pub(crate) fn client(&self) -> reqwest::Client {
         // No overall client timeout: a streamed reply may legitimately take a minute; our own
         // first-byte, idle and total deadlines bound it instead.
-        reqwest::Client::builder().connect_timeout(self.connect_timeout).build().unwrap_or_default()
+        crate::http_client::builder().connect_timeout(self.connect_timeout).build().unwrap_or_default()
     }
 }
 

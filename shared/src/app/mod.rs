@@ -5,7 +5,6 @@
 pub mod functions;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -16,6 +15,7 @@ use crate::ai::SharedModel;
 use crate::auth::{AuthError, Verifier};
 use crate::clock;
 use crate::config::{Config, ConfigError, ModelConfig, TableConfig};
+use crate::http_client;
 use crate::hume::{HumeClient, HumeConfig};
 use crate::protect::{Modes, Protection};
 use crate::store::SharedTable;
@@ -85,9 +85,11 @@ impl AppState {
     /// 503).
     pub fn with_providers(self, model: &ModelConfig, hume: Option<&HumeConfig>) -> Self {
         let state = match hume {
-            Some(hume) => {
-                self.with_hume(Arc::new(HumeClient::new(hume.clone(), http_client(), clock::system())))
-            }
+            Some(hume) => self.with_hume(Arc::new(HumeClient::new(
+                hume.clone(),
+                http_client::shared(),
+                clock::system(),
+            ))),
             None => self,
         };
         state.with_model(model_for(model))
@@ -95,7 +97,7 @@ impl AppState {
 
     /// A deployed function's state: DynamoDB, Clerk, and the providers its entry attaches.
     pub async fn from_config(config: &Config, function: &Function) -> Result<Self, StartupError> {
-        let verifier = Verifier::new(config.auth.clone(), http_client(), clock::system())?;
+        let verifier = Verifier::new(config.auth.clone(), http_client::shared(), clock::system())?;
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
         protection.prime();
         let state =
@@ -132,21 +134,6 @@ pub fn model_for(config: &ModelConfig) -> SharedModel {
 /// The DynamoDB adapter for a table configuration.
 pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
     Arc::new(DynamoTable::connect(table.endpoint.as_deref(), &table.name).await)
-}
-
-/// The one outbound HTTP client (rustls, bounded timeouts), built once per process and shared by
-/// every caller (a clone shares its connection pool).
-pub fn http_client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default()
-        })
-        .clone()
 }
 
 /// Routes bound to their state, behind the protection layer and the common layers.

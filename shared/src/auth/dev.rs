@@ -214,8 +214,12 @@ mod tests {
 
         let now = 1_767_225_600;
         let token = first.mint("user_dev", &["5_questions", "o:team"], 60, now);
-        let verifier =
-            Verifier::new(again.auth_config(), reqwest::Client::new(), Arc::new(Fixed(now))).unwrap();
+        let verifier = Verifier::new(
+            again.auth_config(),
+            crate::http_client::builder().build().unwrap(),
+            Arc::new(Fixed(now)),
+        )
+        .unwrap();
         let session = verifier.verify(&token).await.unwrap();
         assert_eq!(session.user_id, "user_dev");
         assert!(session.features.has("5_questions") && session.features.has("team"));

@@ -471,7 +471,9 @@ mod tests {
                 keys: KeySource::Pem(minted.public_pem()),
                 authorized_parties: vec![],
             };
-            let verifier = Verifier::new(config, reqwest::Client::new(), crate::clock::system()).unwrap();
+            let verifier =
+                Verifier::new(config, crate::http_client::builder().build().unwrap(), crate::clock::system())
+                    .unwrap();
             let session = verifier.verify(&minted.mint("user_1", &[], 60, now)).await;
             assert!(session.is_ok(), "{configured} vs {in_token}: {session:?}");
         }
@@ -481,7 +483,9 @@ mod tests {
             keys: KeySource::Pem(other.public_pem()),
             authorized_parties: vec![],
         };
-        let verifier = Verifier::new(config, reqwest::Client::new(), crate::clock::system()).unwrap();
+        let verifier =
+            Verifier::new(config, crate::http_client::builder().build().unwrap(), crate::clock::system())
+                .unwrap();
         let refused = verifier.verify(&other.mint("user_1", &[], 60, now)).await;
         assert!(matches!(refused, Err(AuthError::WrongIssuer)));
     }

@@ -15,9 +15,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -63,25 +61,7 @@ impl DynamoTable {
     /// Local) dummy credentials and `us-east-1` fill in whatever the environment lacks, so tests and
     /// the local host need no AWS setup.
     pub async fn connect(endpoint: Option<&str>, table_name: &str) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(endpoint) = endpoint {
-            // A local endpoint needs no AWS account: set region and credentials up front so the
-            // SDK never probes instance metadata (a non-loopback address) for them.
-            let region = std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|_| "us-east-1".to_owned());
-            loader = loader.endpoint_url(endpoint).region(Region::new(region));
-            if !environment_has_credentials() {
-                loader = loader.credentials_provider(Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "darasa-local",
-                ));
-            }
-        }
-        Self::new(Client::new(&loader.load().await), table_name)
+        Self::new(Client::new(&crate::aws_sdk::config(endpoint).await), table_name)
     }
 
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
@@ -670,12 +650,6 @@ fn classify_transaction<R: std::fmt::Debug>(error: SdkError<TransactWriteItemsEr
 /// refuse any other start key as a validation error.
 fn check_cursor(cursor: &Cursor, query: &Query) -> StoreResult<()> {
     if cursor.fits(query) { Ok(()) } else { Err(StoreError::InvalidCursor) }
-}
-
-fn environment_has_credentials() -> bool {
-    ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 fn to_attributes<T: serde::Serialize>(value: &T) -> StoreResult<Attributes> {

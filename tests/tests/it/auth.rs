@@ -58,7 +58,7 @@ struct Reply {
 
 fn http() -> reqwest::Client {
     // Loopback must not go through whatever proxy the environment sets.
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    darasa::http_client::builder().no_proxy().build().unwrap()
 }
 
 impl Harness {

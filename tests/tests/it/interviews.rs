@@ -523,7 +523,11 @@ async fn access_tokens_are_cached_refreshed_and_shared() {
     // Wrong credentials are refused by the fake, so the Basic header is really checked.
     let mut config = hume.config();
     config.secret_key = "wrong".into();
-    let wrong = darasa::hume::HumeClient::new(config, reqwest::Client::new(), clock.shared());
+    let wrong = darasa::hume::HumeClient::new(
+        config,
+        darasa::http_client::builder().build().unwrap(),
+        clock.shared(),
+    );
     assert_eq!(wrong.access_token().await.unwrap_err(), darasa::hume::HumeError::Unauthorized(401));
 }
 

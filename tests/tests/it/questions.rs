@@ -595,7 +595,7 @@ async fn text_reaches_the_client_while_the_upstream_still_holds_the_rest() {
     let job = create_job(&app, &token, None).await;
     let question = seed_question(&app, ALICE, job, "Q?").await;
     let server = LoopbackServer::start(app.router.clone()).await;
-    let client = reqwest::Client::new();
+    let client = darasa::http_client::builder().build().unwrap();
     for (path, body) in [
         (GENERATE, question_body("easy", job)),
         (FEEDBACK, json!({"prompt": "an answer", "questionId": question.id})),
