@@ -191,9 +191,10 @@ fn median(values: impl Iterator<Item = Duration>) -> Option<Duration> {
     values.get(values.len() / 2).copied()
 }
 
-/// The environment every function gets: infra/env.json's parameters and the webhook secret
-/// (both fixtures, as `sam local invoke` gets them), the bench table on DynamoDB Local, and what
-/// Lambda itself sets.
+/// The environment every function gets, and nothing else (the harness's own is not inherited, as a
+/// Lambda function inherits nothing): infra/env.json's parameters and the webhook secret (both
+/// fixtures, as `sam local invoke` gets them), the bench table on DynamoDB Local, and what Lambda
+/// itself sets.
 fn function_env(
     env_json: Option<&Path>,
     table: &str,
@@ -222,6 +223,10 @@ fn function_env(
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+        ("LANG", "en_US.UTF-8"),
+        ("TZ", ":UTC"),
     ] {
         env.insert(name.into(), value.into());
     }
@@ -280,6 +285,7 @@ async fn cold_start(
 
     let started = Instant::now();
     let mut child = tokio::process::Command::new(&target.binary)
+        .env_clear()
         .envs(env)
         .env("AWS_LAMBDA_FUNCTION_NAME", &target.name)
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
