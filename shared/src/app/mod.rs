@@ -131,9 +131,11 @@ pub fn model_for(config: &ModelConfig) -> SharedModel {
     }
 }
 
-/// The DynamoDB adapter for a table configuration.
+/// The DynamoDB adapter for a table configuration, its connection open.
 pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
-    Arc::new(DynamoTable::connect(table.endpoint.as_deref(), &table.name).await)
+    let dynamo = DynamoTable::connect(table.endpoint.as_deref(), &table.name).await;
+    dynamo.prime().await;
+    Arc::new(dynamo)
 }
 
 /// Routes bound to their state, behind the protection layer and the common layers.

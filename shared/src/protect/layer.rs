@@ -199,8 +199,15 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
             };
             windows.push((USER_WINDOW, subject));
         }
-        for (window, subject) in windows {
-            let standing = match protection.limiter().hit(table.as_ref(), window, &subject, now_ms).await {
+        // Every window counts the request at once (one round trip, not one per window), as each of
+        // Arcjet's rules counts it; the first refusal, in the order above, answers.
+        let limiter = protection.limiter();
+        let standings = futures::future::join_all(
+            windows.iter().map(|(window, subject)| limiter.hit(table.as_ref(), *window, subject, now_ms)),
+        )
+        .await;
+        for ((window, _), standing) in windows.into_iter().zip(standings) {
+            let standing = match standing {
                 Ok(standing) => standing,
                 Err(error) => {
                     // Protection must not take the API down with the table: let it through.

@@ -44,6 +44,8 @@ const BACKOFF_START_MS: u64 = 4;
 const BACKOFF_CAP_MS: u64 = 200;
 /// How long `create_table_if_missing` waits for the table to become ACTIVE.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a cold start waits for `DynamoTable::prime`.
+const PRIME_TIMEOUT: Duration = Duration::from_secs(2);
 /// Removed by an otherwise empty update: DynamoDB needs some update expression in a transaction
 /// and refuses to SET key attributes, while removing an attribute nobody writes is a no-op that
 /// still creates an absent item, as an empty update should.
@@ -66,6 +68,20 @@ impl DynamoTable {
 
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
         Self { client, table_name: table_name.into() }
+    }
+
+    /// Reads an item that never exists, and ignores the answer: it opens the client's connection
+    /// (TCP and, against AWS, TLS) and settles the SDK's lazy set-up (endpoint, credentials,
+    /// signing). Called during a cold start's Init, which Lambda runs with a whole CPU whatever
+    /// the memory setting, so the first request does not pay for them at a 128 MB function's
+    /// share. Bounded: an unreachable table delays Init by at most `PRIME_TIMEOUT`, and the request
+    /// meets the error again.
+    pub async fn prime(&self) {
+        let Ok(key) = Self::key_attributes(&Key::new("PRIME", "PRIME")) else {
+            return;
+        };
+        let read = self.client.get_item().table_name(&self.table_name).set_key(Some(key)).send();
+        let _ = tokio::time::timeout(PRIME_TIMEOUT, read).await;
     }
 
     pub fn table_name(&self) -> &str {

@@ -4,7 +4,7 @@
 //! behind it. `infra/bench/cold-start.sh` builds the binaries and runs this; see
 //! docs/performance.md.
 //!
-//! Usage: cold-start --runs N [--warm M] --table NAME --endpoint URL --env-json infra/env.json
+//! Usage: cold-start --runs N [--warm M] --table PREFIX --endpoint URL --env-json infra/env.json (each binary gets table PREFIX-<n>)
 //!        NAME=BINARY=EVENT [NAME=BINARY=EVENT ...]
 //! With `--warm M`, one more start per binary then answers M more invocations of the same event
 //! (warm, one at a time, as Lambda sends them) and its peak RSS (VmHWM) is printed.
@@ -58,6 +58,8 @@ struct Run {
 #[derive(Clone)]
 struct Api {
     event: Arc<String>,
+    /// Signs webhook events anew for each invocation (infra/env.json's fixture secret).
+    webhook_secret: Option<Arc<str>>,
     run: Arc<Mutex<Run>>,
     done: mpsc::UnboundedSender<Result<(Instant, Instant, u16), String>>,
 }
@@ -89,16 +91,11 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = endpoint.context("--endpoint URL")?;
     let env = function_env(env_json.as_deref(), &table, &endpoint)?;
 
-    // The functions' table, as deployed (and the naive baseline's counter lives in it too).
-    let functions_table = darasa::store::dynamo::DynamoTable::connect(Some(&endpoint), &table).await;
-    functions_table
-        .create_table_if_missing()
-        .await
-        .map_err(|error| anyhow::anyhow!("creating the table: {error}"))?;
-    seed_feedback_question(&functions_table).await?;
-
     let mut results: Vec<(String, u64, Vec<Sample>, Option<u16>)> = Vec::new();
-    for target in &targets {
+    for (index, target) in targets.iter().enumerate() {
+        // A table of its own for each binary: the events share one user, and the AI routes' per-user
+        // window (100 a minute) would otherwise be spent by the binaries timed before it.
+        let env = table_for(&env, &endpoint, &format!("{table}-{index}")).await?;
         // One uncounted run first: page cache, DynamoDB Local's JIT.
         let _ = cold_start(target, &env, 0).await;
         let mut samples = Vec::new();
@@ -164,9 +161,15 @@ async fn main() -> anyhow::Result<()> {
     println!("({runs} runs each after one warm-up; times from exec; status is the last run's HTTP status)");
     if warm > 0 {
         println!("peak RSS (VmHWM) after 1 invocation and after {} (one at a time, warm):", warm + 1);
-        for target in &targets {
-            let cold = cold_start(target, &env, 0).await.map(|(.., rss)| rss);
-            let loaded = cold_start(target, &env, warm).await.map(|(.., rss)| rss);
+        for (index, target) in targets.iter().enumerate() {
+            let cold =
+                cold_start(target, &table_for(&env, &endpoint, &format!("{table}-{index}-a")).await?, 0)
+                    .await
+                    .map(|(.., rss)| rss);
+            let loaded =
+                cold_start(target, &table_for(&env, &endpoint, &format!("{table}-{index}-b")).await?, warm)
+                    .await
+                    .map(|(.., rss)| rss);
             match (cold, loaded) {
                 (Ok(cold), Ok(loaded)) => println!(
                     "{:<20} {:>6.1} MiB -> {:>6.1} MiB",
@@ -236,6 +239,21 @@ fn function_env(
 /// The user every `infra/events/` token is signed for.
 const EVENTS_USER: &str = "user_events";
 
+/// `env` with a new table `name` (created on `endpoint`, as deployed, and seeded) as TABLE_NAME; the
+/// naive baseline's counter lives in it too.
+async fn table_for(
+    env: &BTreeMap<String, String>,
+    endpoint: &str,
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let table = darasa::store::dynamo::DynamoTable::connect(Some(endpoint), name).await;
+    table.create_table_if_missing().await.map_err(|error| anyhow::anyhow!("creating the table: {error}"))?;
+    seed_feedback_question(&table).await?;
+    let mut env = env.clone();
+    env.insert("TABLE_NAME".into(), name.into());
+    Ok(env)
+}
+
 /// `generate-feedback`'s event names question `…e002` of the events' user: seeded here, with a job
 /// of its own (not `…e001`, which `generate-question`'s event names and which stays absent, so that
 /// function's answer is the same 403 on every run rather than five questions and then a quota), so
@@ -271,7 +289,8 @@ async fn cold_start(
 ) -> anyhow::Result<(Sample, u16, u64)> {
     let (done, mut finished) = mpsc::unbounded_channel();
     let run = Arc::new(Mutex::new(Run { next_at: None, remaining: 1 + warm }));
-    let api = Api { event: Arc::new(target.event.clone()), run: run.clone(), done };
+    let webhook_secret = env.get("CLERK_WEBHOOK_SIGNING_SECRET").map(|secret| Arc::from(secret.as_str()));
+    let api = Api { event: Arc::new(target.event.clone()), webhook_secret, run: run.clone(), done };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address: SocketAddr = listener.local_addr()?;
     let router = Router::new()
@@ -364,23 +383,49 @@ async fn next(State(api): State<Api>) -> Response {
         .header("lambda-runtime-deadline-ms", deadline.to_string())
         .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:000000000000:function:bench")
         .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0")
-        .body(Body::from(from_new_client(&api.event)))
+        .body(Body::from(from_new_client(&api.event, api.webhook_secret.as_deref())))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// The event with a source address no invocation had before: every function's events come from
 /// one address, whose per-IP window (100 a minute) a run of all seven would otherwise exhaust,
 /// timing cheap 429s instead of the route. Each cold start thus meets a new client, as most do.
-fn from_new_client(event: &str) -> Vec<u8> {
+/// A webhook event also gets a new Svix message id, signed now: the committed signature is older
+/// than Svix's five minutes (answered 400), and a repeated id is answered as a duplicate.
+fn from_new_client(event: &str, webhook_secret: Option<&str>) -> Vec<u8> {
     static CLIENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     let Ok(mut event) = serde_json::from_str::<serde_json::Value>(event) else {
         return event.as_bytes().to_vec();
     };
-    let [_, a, b, c] = CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_be_bytes();
+    let n = CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let [_, a, b, c] = n.to_be_bytes();
     if let Some(http) = event.pointer_mut("/requestContext/http").and_then(serde_json::Value::as_object_mut) {
         http.insert("sourceIp".into(), format!("10.{a}.{b}.{c}").into());
     }
+    if let Some(secret) = webhook_secret {
+        sign_webhook(&mut event, secret, n);
+    }
     serde_json::to_vec(&event).unwrap_or_default()
+}
+
+/// New `svix-id`, `svix-timestamp` and `svix-signature` headers over the event's body, if it has
+/// Svix headers at all.
+fn sign_webhook(event: &mut serde_json::Value, secret: &str, n: u32) {
+    if event.pointer("/headers/svix-id").is_none() {
+        return;
+    }
+    let body = event.get("body").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let id = format!("msg_bench_{}_{n}", std::process::id());
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    let Ok(signature) =
+        svix::webhooks::Webhook::new(secret).and_then(|hook| hook.sign(&id, now as i64, body.as_bytes()))
+    else {
+        return;
+    };
+    event["headers"]["svix-id"] = id.into();
+    event["headers"]["svix-timestamp"] = now.to_string().into();
+    event["headers"]["svix-signature"] = signature.into();
 }
 
 /// `POST /invocation/{id}/response`: read to the end, noting the first byte; buffered or
