@@ -11,25 +11,29 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use super::text::{self, Stems};
 use super::vocabulary::{Ask, Concept, Kind, Language, Point, Scope, Templates, Vocabulary, VocabularyFile};
 
-const VOCABULARY: &str = include_str!("data/vocabulary.json");
-const CONCEPTS: &str = include_str!("data/concepts.json");
-const TECHNOLOGY_CONCEPTS: &str = include_str!("data/technology-concepts.json");
-const TEMPLATES: &str = include_str!("data/templates.json");
-const LANGUAGE: &str = include_str!("data/language.json");
+/// The data files (`data/*.json`), deflated by the build script (`shared/build.rs`).
+const VOCABULARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vocabulary.json.deflate"));
+const CONCEPTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/concepts.json.deflate"));
+const TECHNOLOGY_CONCEPTS: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/technology-concepts.json.deflate"));
+const TEMPLATES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/templates.json.deflate"));
+const LANGUAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/language.json.deflate"));
+
+/// One data file, inflated and parsed.
+fn parse<T: serde::de::DeserializeOwned>(file: &str, deflated: &[u8]) -> Result<T, String> {
+    let json = miniz_oxide::inflate::decompress_to_vec(deflated).map_err(|e| format!("{file}: {e}"))?;
+    serde_json::from_slice(&json).map_err(|e| format!("{file}: {e}"))
+}
 
 /// The embedded data. An error means a data file is malformed; the tests load it, so a
 /// release never carries one.
 pub fn load_vocabulary() -> Result<Vocabulary, String> {
-    let parse_error = |file: &str, e: serde_json::Error| format!("{file}: {e}");
-    let vocabulary: VocabularyFile =
-        serde_json::from_str(VOCABULARY).map_err(|e| parse_error("vocabulary.json", e))?;
-    let concepts: ConceptsFile =
-        serde_json::from_str(CONCEPTS).map_err(|e| parse_error("concepts.json", e))?;
+    let vocabulary: VocabularyFile = parse("vocabulary.json", VOCABULARY)?;
+    let concepts: ConceptsFile = parse("concepts.json", CONCEPTS)?;
     let technology_concepts: BTreeMap<String, Vec<ConceptDef>> =
-        serde_json::from_str(TECHNOLOGY_CONCEPTS).map_err(|e| parse_error("technology-concepts.json", e))?;
-    let templates: Templates =
-        serde_json::from_str(TEMPLATES).map_err(|e| parse_error("templates.json", e))?;
-    let language: Language = serde_json::from_str(LANGUAGE).map_err(|e| parse_error("language.json", e))?;
+        parse("technology-concepts.json", TECHNOLOGY_CONCEPTS)?;
+    let templates: Templates = parse("templates.json", TEMPLATES)?;
+    let language: Language = parse("language.json", LANGUAGE)?;
     let stems = Stems::new(&language.stopwords);
     let mut compiler = Compiler::new(&vocabulary, &language, &stems)?;
     for def in concepts.general {
