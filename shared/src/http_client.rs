@@ -31,7 +31,7 @@ pub fn shared() -> reqwest::Client {
 
 /// Installs aws-lc as rustls's process-wide provider, once. Another one installed first (a test
 /// binary linking ring too) is kept: either serves.
-pub fn install_tls_provider() {
+fn install_tls_provider() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -110,12 +110,8 @@ fn event_body(event: &serde_json::Value) -> anyhow::Result<Option<Vec<u8>>> {
 
 /// The three Svix headers for `body`, signed now.
 fn svix_headers(secret: &str, id: &str, body: &[u8]) -> anyhow::Result<[(&'static str, String); 3]> {
-    let timestamp = now();
-    let signature = svix::webhooks::Webhook::new(secret)
-        .context("the webhook secret is not whsec_ + base64")?
-        .sign(id, timestamp, body)
-        .context("the payload is not UTF-8 text")?;
-    Ok([("svix-id", id.to_owned()), ("svix-timestamp", timestamp.to_string()), ("svix-signature", signature)])
+    webhooks::sign_headers(secret, id, now(), body)
+        .context("the webhook secret is not whsec_ + base64, or the payload is not UTF-8 text")
 }
 
 /// An API Gateway event whose svix-* headers are re-signed now over its unchanged body.

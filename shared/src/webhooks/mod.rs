@@ -30,7 +30,7 @@ use std::time::Duration;
 pub use apply::{Outcome, apply, delivery_key};
 pub use events::{Event, display_name, parse_event};
 pub use routes::routes;
-pub use verify::{Rejection, WebhookVerifier, missing as missing_secret};
+pub use verify::{Rejection, WebhookVerifier, missing as missing_secret, sign_headers};
 
 /// The route Clerk's webhook endpoint points at.
 pub const ROUTE: &str = "/api/webhooks/clerk";

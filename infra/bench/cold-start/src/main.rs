@@ -416,16 +416,13 @@ fn sign_webhook(event: &mut serde_json::Value, secret: &str, n: u32) {
     }
     let body = event.get("body").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
     let id = format!("msg_bench_{}_{n}", std::process::id());
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
-    let Ok(signature) =
-        svix::webhooks::Webhook::new(secret).and_then(|hook| hook.sign(&id, now as i64, body.as_bytes()))
-    else {
+    let now = darasa::clock::unix_seconds();
+    let Ok(headers) = darasa::webhooks::sign_headers(secret, &id, now, body.as_bytes()) else {
         return;
     };
-    event["headers"]["svix-id"] = id.into();
-    event["headers"]["svix-timestamp"] = now.to_string().into();
-    event["headers"]["svix-signature"] = signature.into();
+    for (name, value) in headers {
+        event["headers"][name] = value.into();
+    }
 }
 
 /// `POST /invocation/{id}/response`: read to the end, noting the first byte; buffered or
