@@ -1,20 +1,24 @@
 //! The AWS SDK's configuration, shared by every AWS client (DynamoDB, Secrets Manager).
 //!
-//! Against AWS itself the HTTPS client trusts Amazon Trust Services' roots only
-//! (`aws_sdk/amazon-roots.pem`): every AWS endpoint's certificate chains to one of them, and the
-//! SDK's default instead reads and parses the whole system store (about 150 certificates, several
-//! milliseconds of CPU) on every cold start, a cost that a 128 MB function's share of a CPU
-//! multiplies. `AWS_CA_BUNDLE` (the AWS SDKs' variable) replaces them with a bundle of the
-//! operator's; an HTTPS endpoint override (an emulator behind TLS) keeps the system store.
+//! Requests go out through reqwest (`connector`), which every function links anyway, instead of
+//! the SDK's own HTTPS client. Against AWS itself it trusts Amazon Trust Services' roots only
+//! (`aws_sdk/amazon-roots.pem`): every AWS endpoint's certificate chains to one of them, and
+//! parsing the whole system store (about 150 certificates, several milliseconds of CPU), as the
+//! SDK's default client does, would cost every cold start. `AWS_CA_BUNDLE` (the AWS SDKs'
+//! variable) replaces them with a bundle of the operator's; an HTTPS endpoint override (an
+//! emulator behind TLS) is trusted by the bundled Mozilla roots unless such a bundle is given.
+
+mod connector;
 
 use std::path::{Path, PathBuf};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+
+pub use connector::ReqwestHttpClient;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, in PEM.
 const AMAZON_ROOTS: &str = include_str!("aws_sdk/amazon-roots.pem");
@@ -34,54 +38,50 @@ pub async fn config(endpoint: Option<&str>) -> SdkConfig {
                 loader.credentials_provider(Credentials::new("local", "local", None, None, "darasa-local"));
         }
     }
-    // An HTTPS endpoint of someone else's (an emulator behind TLS) may use any CA: the SDK's
-    // default (the system store) serves it. AWS's endpoints need Amazon's roots only, and a
-    // plain-HTTP endpoint no certificate at all.
-    if endpoint.is_none_or(|endpoint| endpoint.starts_with("http://")) {
-        loader = loader.http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(trust(std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from)))
-                .build_https(),
-        );
+    let roots = roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from));
+    loader.http_client(ReqwestHttpClient::new(roots)).load().await
+}
+
+/// What the AWS clients trust. A plain-HTTP endpoint (DynamoDB Local) needs no certificate;
+/// otherwise the bundle `AWS_CA_BUNDLE` names (the AWS SDKs' and CLI's variable; e.g. a proxy that
+/// re-signs TLS); else, for AWS itself, Amazon's roots, and for someone else's HTTPS endpoint the
+/// Mozilla roots reqwest bundles. A bundle that cannot be read or holds no certificate is reported
+/// and ignored.
+fn roots(endpoint: Option<&str>, bundle: Option<PathBuf>) -> RootCertStore {
+    if endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")) {
+        return RootCertStore::empty();
     }
-    loader.load().await
-}
-
-/// What the AWS clients trust: the bundle `AWS_CA_BUNDLE` names (the AWS SDKs' and CLI's
-/// variable for it; e.g. a proxy that re-signs TLS), else Amazon's roots. A bundle that cannot be
-/// read or holds no certificate is reported and Amazon's roots are used instead.
-fn trust(bundle: Option<PathBuf>) -> TlsContext {
-    let pem = match bundle {
-        None => AMAZON_ROOTS.as_bytes().to_vec(),
-        Some(path) => match read_bundle(&path) {
-            Ok(pem) => pem,
+    if let Some(path) = bundle {
+        match read_bundle(&path) {
+            Ok(roots) => return roots,
             Err(reason) => {
-                tracing::error!(path = %path.display(), reason, "AWS_CA_BUNDLE is unusable; trusting Amazon's roots");
-                AMAZON_ROOTS.as_bytes().to_vec()
+                tracing::error!(path = %path.display(), reason, "AWS_CA_BUNDLE is unusable; ignoring it")
             }
-        },
-    };
-    TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_native_roots(false).with_pem_certificate(pem))
-        .build()
-        .unwrap_or_default()
+        }
+    }
+    match endpoint {
+        None => read_pem(AMAZON_ROOTS.as_bytes()).unwrap_or_else(|_| RootCertStore::empty()),
+        Some(_) => RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+    }
 }
 
-/// The bundle's PEM, once every certificate in it parses (the SDK would panic on a bad one).
-fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
-    let pem = std::fs::read(path).map_err(|error| error.to_string())?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
+/// The bundle's certificates, once every one of them parses.
+fn read_bundle(path: &Path) -> Result<RootCertStore, String> {
+    read_pem(&std::fs::read(path).map_err(|error| error.to_string())?)
+}
+
+fn read_pem(pem: &[u8]) -> Result<RootCertStore, String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| error.to_string())?;
-    let mut roots = rustls::RootCertStore::empty();
+    let mut roots = RootCertStore::empty();
     for certificate in certificates {
         roots.add(certificate).map_err(|error| error.to_string())?;
     }
     if roots.is_empty() {
         return Err("no certificate in it".into());
     }
-    Ok(pem)
+    Ok(roots)
 }
 
 fn environment_has_credentials() -> bool {
@@ -110,7 +110,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.pem");
         std::fs::write(&good, AMAZON_ROOTS).unwrap();
-        assert_eq!(read_bundle(&good).unwrap(), AMAZON_ROOTS.as_bytes());
+        assert_eq!(read_bundle(&good).unwrap().len(), 5);
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "no certificate here\n").unwrap();
         assert!(read_bundle(&empty).is_err());
@@ -118,6 +118,22 @@ mod tests {
         std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
         assert!(read_bundle(&broken).is_err());
         assert!(read_bundle(&dir.join("absent.pem")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn what_the_clients_trust_follows_the_endpoint_and_the_bundle() {
+        assert!(roots(Some("http://127.0.0.1:8000"), None).is_empty(), "plain HTTP loads no store");
+        assert_eq!(roots(None, None).len(), 5, "AWS: Amazon's roots");
+        assert!(roots(Some("https://dynamodb.emulator.example"), None).len() > 100, "the Mozilla roots");
+        let dir = std::env::temp_dir().join(format!("darasa-ca-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let one = dir.join("one.pem");
+        let first = AMAZON_ROOTS.split_inclusive("-----END CERTIFICATE-----\n").next().unwrap();
+        std::fs::write(&one, first).unwrap();
+        assert_eq!(roots(None, Some(one.clone())).len(), 1, "a bundle replaces Amazon's roots");
+        assert_eq!(roots(Some("https://emulator.example"), Some(one)).len(), 1, "and the Mozilla roots");
+        assert_eq!(roots(None, Some(dir.join("absent.pem"))).len(), 5, "an unusable bundle is ignored");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
