@@ -145,8 +145,8 @@ pub async fn list(
         ));
     }
     let query = store::of_question(user_id, question_id).limit(limit).after(cursor);
-    let page = crate::store::list_page(table, &query).await?;
-    let attempts = page.items.into_iter().map(crate::store::from_item).collect::<Result<_, _>>()?;
+    let page = crate::store::list_records(table, &query).await?;
+    let attempts = page.records.into_iter().map(crate::store::Record::decode).collect::<Result<_, _>>()?;
     Ok((attempts, page.cursor))
 }
 

@@ -84,8 +84,8 @@ impl ChildKind {
         if newest_first {
             query = query.descending();
         }
-        let page = store::list_page(table, &query).await?;
-        let items = page.items.into_iter().map(store::from_item).collect::<Result<_, _>>()?;
+        let page = store::list_records(table, &query).await?;
+        let items = page.records.into_iter().map(store::Record::decode).collect::<Result<_, _>>()?;
         Ok((items, page.cursor))
     }
 }

@@ -14,7 +14,9 @@ pub use store::{attach_guard, key};
 use crate::ai::brief::JobBrief;
 use crate::clock;
 use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
-use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write, cascade};
+use crate::store::{
+    Condition, Cursor, Guard, Record, Table, Transaction, TransactionError, Update, Write, cascade,
+};
 use crate::users;
 
 /// Documented maximum lengths (characters). The original had none; these keep items and prompts
@@ -147,7 +149,7 @@ fn optional_title(title: Option<&str>) -> DomainResult<Option<String>> {
 /// The caller's job info, or `None` when they have none with this id (whoever else might).
 pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Option<JobInfo>> {
     match table.get(&key(user_id, id)).await? {
-        Some(item) => Ok(store::visible(item)?),
+        Some(item) => Ok(store::visible(Record::Item(item))?),
         None => Ok(None),
     }
 }
@@ -273,10 +275,10 @@ pub async fn list(
     limit: usize,
     cursor: Option<Cursor>,
 ) -> DomainResult<(Vec<JobInfo>, Option<Cursor>)> {
-    let page = crate::store::list_page(table, &store::newest_first(user_id, limit, cursor)).await?;
-    let mut jobs = Vec::with_capacity(page.items.len());
-    for item in page.items {
-        if let Some(job) = store::visible(item)? {
+    let page = crate::store::list_records(table, &store::newest_first(user_id, limit, cursor)).await?;
+    let mut jobs = Vec::with_capacity(page.records.len());
+    for record in page.records {
+        if let Some(job) = store::visible(record)? {
             jobs.push(job);
         }
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::JobInfo;
 use crate::clock;
-use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, StoreError, Update, Write};
+use crate::store::{self, Condition, Cursor, Index, Item, Key, Query, Record, StoreError, Update, Write};
 use crate::users;
 
 /// The sort-key prefix of job infos.
@@ -72,9 +72,9 @@ pub fn to_item(job: &JobInfo) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// The job an item holds, unless it is being deleted.
-pub fn visible(item: Item) -> Result<Option<JobInfo>, StoreError> {
-    if item.contains_key(DELETING) { Ok(None) } else { store::from_item(item).map(Some) }
+/// The job a stored item holds, unless it is being deleted.
+pub fn visible(record: Record) -> Result<Option<JobInfo>, StoreError> {
+    if record.has(DELETING) { Ok(None) } else { record.decode().map(Some) }
 }
 
 /// One page of a user's job infos, newest `updatedAt` first.

@@ -29,9 +29,10 @@ use serde_json::Value;
 
 use crate::clock::unix_seconds;
 
+use super::record::attributes;
 use super::{
-    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
-    Update, Write, is_expired,
+    Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, Record, RecordPage, SK, StoreError,
+    StoreResult, Table, Update, Write, is_expired,
 };
 
 /// The one redb table: `(pk, sk)` -> the item as JSON.
@@ -41,6 +42,15 @@ type ItemsTable<'txn> = redb::Table<'txn, (&'static str, &'static str), &'static
 
 /// Transactions hold at most this many writes, as in DynamoDB.
 const MAX_TRANSACTION_WRITES: usize = 100;
+
+/// What a partition read makes of one stored item.
+enum Read<T> {
+    Live(T),
+    /// Expired (its key, to purge it).
+    Expired(Option<Key>),
+    /// Not one the query wants.
+    Skip,
+}
 
 /// The local host's table: a redb database file.
 #[derive(Clone)]
@@ -81,6 +91,40 @@ impl EmbeddedTable {
         tokio::task::spawn_blocking(move || work(&db))
             .await
             .map_err(|e| StoreError::Unavailable(format!("embedded store task failed: {e}")))?
+    }
+
+    /// What `read` makes of each stored item of partition `pk`, in key order; the expired ones
+    /// are purged afterwards.
+    async fn read_partition<T>(
+        &self,
+        pk: &str,
+        mut read: impl FnMut(&[u8]) -> StoreResult<Read<T>> + Send,
+    ) -> StoreResult<Vec<T>> {
+        let mut live = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let txn = self.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(ITEMS).map_err(unavailable)?;
+            // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
+            let end = format!("{pk}\0");
+            let range = table.range((pk, "")..(end.as_str(), "")).map_err(unavailable)?;
+            for entry in range {
+                let (_, bytes) = entry.map_err(unavailable)?;
+                match read(bytes.value())? {
+                    Read::Live(row) => live.push(row),
+                    Read::Expired(key) => expired.extend(key),
+                    Read::Skip => {}
+                }
+            }
+        }
+        if !expired.is_empty() {
+            self.blocking(move |db| {
+                purge(db, &expired);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(live)
     }
 }
 
@@ -132,32 +176,41 @@ impl Table for EmbeddedTable {
     /// partition decodes in well under a millisecond, less than the hand-over would add.
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         let now = unix_seconds();
-        let mut live = Vec::new();
-        let mut expired = Vec::new();
-        {
-            let txn = self.db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(ITEMS).map_err(unavailable)?;
-            // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
-            let end = format!("{}\0", query.pk);
-            let range = table.range((query.pk.as_str(), "")..(end.as_str(), "")).map_err(unavailable)?;
-            for entry in range {
-                let (_, bytes) = entry.map_err(unavailable)?;
-                let item = decode(bytes.value())?;
-                if is_expired(&item, now) {
-                    expired.extend(Key::of(&item));
-                } else {
-                    live.push(item);
-                }
-            }
-        }
-        if !expired.is_empty() {
-            self.blocking(move |db| {
-                purge(db, &expired);
-                Ok(())
+        let live = self
+            .read_partition(&query.pk, |bytes| {
+                let item = decode(bytes)?;
+                Ok(if is_expired(&item, now) { Read::Expired(Key::of(&item)) } else { Read::Live(item) })
             })
             .await?;
-        }
         page(query, live)
+    }
+
+    /// As `query`, each item handed out as its stored text: only its keys, sort attribute and
+    /// expiry are read here (`record::attributes`); the reader decodes the rest once.
+    async fn query_records(&self, query: &Query) -> StoreResult<RecordPage> {
+        let now = unix_seconds();
+        let attribute = query.index.map_or(SK, Index::attribute);
+        let wanted = [PK, SK, EXPIRES_AT, attribute];
+        let rows = self
+            .read_partition(&query.pk, |bytes| {
+                let mapping = |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
+                let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
+                let keys = attributes(text, &wanted).map_err(|e| mapping(&e))?;
+                if is_expired(&keys, now) {
+                    return Ok(Read::Expired(Key::of(&keys)));
+                }
+                let sort = keys.get(attribute).and_then(Value::as_str);
+                Ok(match (sort, keys.get(SK).and_then(Value::as_str)) {
+                    (Some(sort), Some(sk)) if sort.starts_with(&query.prefix) => {
+                        Read::Live((sort.to_owned(), sk.to_owned(), Record::Json(text.into())))
+                    }
+                    _ => Read::Skip,
+                })
+            })
+            .await?;
+        let (records, more) = select(query, rows)?;
+        let cursor = if more { records.last().and_then(|last| last.position(query.index)) } else { None };
+        Ok(RecordPage { records, cursor })
     }
 
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
@@ -538,14 +591,21 @@ fn same_value(a: &Value, b: &Value) -> bool {
 /// One page of `live` (a partition's unexpired items, in `sk` order) for `query`.
 fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     let attribute = query.index.map_or(SK, Index::attribute);
-    let mut rows: Vec<(String, String, Item)> = live
-        .into_iter()
-        .filter_map(|item| {
-            let sort = item.get(attribute)?.as_str()?.to_owned();
-            let sk = item.get(SK)?.as_str()?.to_owned();
-            sort.starts_with(&query.prefix).then_some((sort, sk, item))
-        })
-        .collect();
+    let rows = live.into_iter().filter_map(|item| {
+        let sort = item.get(attribute)?.as_str()?.to_owned();
+        let sk = item.get(SK)?.as_str()?.to_owned();
+        Some((sort, sk, item))
+    });
+    let (items, more) = select(query, rows.collect())?;
+    let cursor =
+        if more { items.last().and_then(|last| Cursor::after_item(last, query.index)) } else { None };
+    Ok(Page { items, cursor })
+}
+
+/// A query's page of the partition's live rows, each `(sort attribute, sk, item)`: those under the
+/// prefix, in order, after the cursor, at most the limit; and whether more follow.
+fn select<T>(query: &Query, rows: Vec<(String, String, T)>) -> StoreResult<(Vec<T>, bool)> {
+    let mut rows: Vec<_> = rows.into_iter().filter(|(sort, _, _)| sort.starts_with(&query.prefix)).collect();
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     if query.descending {
         rows.reverse();
@@ -557,10 +617,7 @@ fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     }
     let limit = query.limit.clamp(1, 1000);
     let more = rows.len() > limit;
-    let items: Vec<Item> = rows.into_iter().take(limit).map(|(_, _, item)| item).collect();
-    let cursor =
-        if more { items.last().and_then(|last| Cursor::after_item(last, query.index)) } else { None };
-    Ok(Page { items, cursor })
+    Ok((rows.into_iter().take(limit).map(|(_, _, item)| item).collect(), more))
 }
 
 /// Where a cursor points: (sort attribute, sk). It must be a position in this query.

@@ -4,12 +4,14 @@
 //! holds them to the same semantics.
 //!
 //! Items are JSON objects (`serde_json::Map`) carrying their own `pk` and `sk` attributes; each
-//! resource module owns its keys and maps its structs to items with `to_item`/`from_item`.
+//! resource module owns its keys and maps its structs to items with `to_item`/`from_item`. List
+//! routes read `Record`s instead (`query_records`), which a backend may hand out undecoded.
 
 pub mod cascade;
 pub mod dynamo;
 #[cfg(feature = "local")]
 pub mod embedded;
+mod record;
 pub mod schema;
 pub mod transaction;
 
@@ -22,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub use record::{Record, RecordPage};
 pub use schema::{EXPIRES_AT, Index, PK, SK};
 pub use transaction::{Guard, Transaction, TransactionError};
 
@@ -197,23 +200,33 @@ impl Page {
     /// This page cut after the items that fit in `budget` bytes of JSON (always at least one,
     /// and a stored item is at most 400 KB), the cursor then resuming after the last item kept.
     pub fn bounded(mut self, index: Option<Index>, budget: usize) -> Self {
-        // Most pages are far below the budget even at the most each item could take: only those
-        // that might not be are measured exactly.
-        if self.items.iter().map(|item| json_len_bound(item) + 1).sum::<usize>() <= budget {
-            return self;
-        }
-        let mut used = 0;
-        let cut = self.items.iter().position(|item| {
-            used += json_len(item) + 1;
-            used > budget
-        });
-        // Always at least one item, so a page can never be empty while more follow.
-        if let Some(keep) = cut.map(|at| at.max(1)).filter(|&keep| keep < self.items.len()) {
+        if let Some(keep) = cut_at(&self.items, budget, json_len_bound, json_len) {
             self.items.truncate(keep);
             self.cursor = self.items.last().and_then(|last| Cursor::after_item(last, index));
         }
         self
     }
+}
+
+/// How many of `items` a page keeps within `budget` bytes of JSON, when it cannot keep them all:
+/// always at least one, so a page can never be empty while more follow. Most pages are far below
+/// the budget even at the most each item could take (`bound`): only those that might not be are
+/// measured (`exact`).
+fn cut_at<T>(
+    items: &[T],
+    budget: usize,
+    bound: impl Fn(&T) -> usize,
+    exact: impl Fn(&T) -> usize,
+) -> Option<usize> {
+    if items.iter().map(|item| bound(item) + 1).sum::<usize>() <= budget {
+        return None;
+    }
+    let mut used = 0;
+    let cut = items.iter().position(|item| {
+        used += exact(item) + 1;
+        used > budget
+    });
+    cut.map(|at| at.max(1)).filter(|&keep| keep < items.len())
 }
 
 /// How many bytes of JSON `item` is, counted as it is written out (no buffer: this runs for every
@@ -256,6 +269,12 @@ fn json_len_bound(item: &Item) -> usize {
 /// One page of a list route: the query's page, bounded to `PAGE_BYTES` of items.
 pub async fn list_page(table: &dyn Table, query: &Query) -> StoreResult<Page> {
     Ok(table.query(query).await?.bounded(query.index, PAGE_BYTES))
+}
+
+/// `list_page` with each item as its backend holds it, for a reader that decodes straight into
+/// its own type (`Record::decode`).
+pub async fn list_records(table: &dyn Table, query: &Query) -> StoreResult<RecordPage> {
+    Ok(table.query_records(query).await?.bounded(query.index, PAGE_BYTES))
 }
 
 /// The position after the last item of a page: that item's key attributes (`pk`, `sk` and the
@@ -345,6 +364,13 @@ pub trait Table: Send + Sync + 'static {
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item>;
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()>;
     async fn query(&self, query: &Query) -> StoreResult<Page>;
+    /// `query`'s page with each item as the backend holds it, so that a reader decodes it once,
+    /// straight into its own type (a list route's answer). The default hands out the decoded items;
+    /// the embedded store, which keeps items as JSON text, hands out the text.
+    async fn query_records(&self, query: &Query) -> StoreResult<RecordPage> {
+        let page = self.query(query).await?;
+        Ok(RecordPage { records: page.items.into_iter().map(Record::Item).collect(), cursor: page.cursor })
+    }
     /// All writes or none (at most 100, each on a different item).
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()>;
     /// Where short-lived counters live (the rate-limit windows, written on every request): items

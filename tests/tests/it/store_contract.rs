@@ -87,8 +87,15 @@ async fn all_pages(table: &dyn Table, query: Query) -> (Vec<Item>, Vec<usize>) {
     let mut sizes = Vec::new();
     let mut cursor = None;
     for _ in 0..50 {
-        let Page { items: page, cursor: next } = table.query(&query.clone().after(cursor)).await.unwrap();
+        let paged = query.clone().after(cursor);
+        let Page { items: page, cursor: next } = table.query(&paged).await.unwrap();
         assert!(page.len() <= query.limit, "page of {} exceeds limit {}", page.len(), query.limit);
+        // The same page as records (the embedded store's stored text): the same items, the same cursor.
+        let records = table.query_records(&paged).await.unwrap();
+        assert_eq!(records.cursor, next, "records resume where items do");
+        let decoded: Vec<Item> =
+            records.records.into_iter().map(|record| record.into_item().unwrap()).collect();
+        assert_eq!(decoded, page);
         sizes.push(page.len());
         items.extend(page);
         match next {
