@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use http_body_util::BodyExt;
 
 /// The SDK's connect timeout (its default since behaviour version 2023-11-09): a connection not
 /// made by then is retried on another.
@@ -32,15 +33,10 @@ pub struct ReqwestHttpClient {
 impl ReqwestHttpClient {
     /// A client trusting `roots` for HTTPS (none: plain HTTP only, as to DynamoDB Local).
     pub fn new(roots: rustls::RootCertStore) -> Self {
-        let tls =
-            rustls::ClientConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
-                .with_safe_default_protocol_versions()
-                .map(|config| config.with_root_certificates(roots).with_no_client_auth());
-        let mut builder = crate::http_client::builder().connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true);
-        if let Ok(tls) = tls {
-            builder = builder.use_preconfigured_tls(tls);
-        }
-        Self { client: builder.build().unwrap_or_default() }
+        // `http_client::builder` installs the process's TLS provider, which rustls's builder takes.
+        let builder = crate::http_client::builder().connect_timeout(CONNECT_TIMEOUT);
+        let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        Self { client: builder.use_preconfigured_tls(tls).build().unwrap_or_default() }
     }
 }
 
@@ -70,15 +66,11 @@ impl HttpConnector for Connector {
             if let Some(timeout) = read_timeout {
                 *request.timeout_mut() = Some(timeout);
             }
-            let response = client.execute(request).await.map_err(classify)?;
-            let mut head = http::Response::builder().status(response.status()).version(response.version());
-            if let Some(headers) = head.headers_mut() {
-                *headers = response.headers().clone();
-            }
-            let body = response.bytes().await.map_err(classify)?;
-            let response =
-                head.body(SdkBody::from(body)).map_err(|error| ConnectorError::other(error.into(), None))?;
-            HttpResponse::try_from(response).map_err(|error| ConnectorError::other(error.into(), None))
+            let response = http::Response::from(client.execute(request).await.map_err(classify)?);
+            let (head, body) = response.into_parts();
+            let body = body.collect().await.map_err(classify)?.to_bytes();
+            HttpResponse::try_from(http::Response::from_parts(head, SdkBody::from(body)))
+                .map_err(|error| ConnectorError::other(error.into(), None))
         })
     }
 }

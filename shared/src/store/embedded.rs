@@ -594,7 +594,7 @@ fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     let rows = live.into_iter().filter_map(|item| {
         let sort = item.get(attribute)?.as_str()?.to_owned();
         let sk = item.get(SK)?.as_str()?.to_owned();
-        Some((sort, sk, item))
+        sort.starts_with(&query.prefix).then_some((sort, sk, item))
     });
     let (items, more) = select(query, rows.collect())?;
     let cursor =
@@ -602,10 +602,9 @@ fn page(query: &Query, live: Vec<Item>) -> StoreResult<Page> {
     Ok(Page { items, cursor })
 }
 
-/// A query's page of the partition's live rows, each `(sort attribute, sk, item)`: those under the
-/// prefix, in order, after the cursor, at most the limit; and whether more follow.
-fn select<T>(query: &Query, rows: Vec<(String, String, T)>) -> StoreResult<(Vec<T>, bool)> {
-    let mut rows: Vec<_> = rows.into_iter().filter(|(sort, _, _)| sort.starts_with(&query.prefix)).collect();
+/// A query's page of the partition's live rows under its prefix, each `(sort attribute, sk, item)`:
+/// in order, after the cursor, at most the limit; and whether more follow.
+fn select<T>(query: &Query, mut rows: Vec<(String, String, T)>) -> StoreResult<(Vec<T>, bool)> {
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     if query.descending {
         rows.reverse();
