@@ -51,13 +51,21 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/sam-check" CARGO_PROFILE_RELEASE_OPT_LEVEL=0
   sam build --build-dir "$sam_build/build" --cache-dir "$sam_build/cache" >"$sam_build/log" 2>&1 ||
   { cat "$sam_build/log"; exit 1; }
 # Each function's binary exists, and none carries the local host's code (the embedded store, the
-# OpenAPI document): cargo resolved each function package's features alone.
+# OpenAPI document, aws-config's chains): cargo resolves each function package's features alone,
+# so neither its dependency tree nor its binary (the crates' source paths in panic messages) may
+# name them.
 for manifest in functions/*/Cargo.toml; do
   name="$(basename "$(dirname "$manifest")")"
   id="$(echo "$name" | sed -E 's/(^|-)([a-z])/\U\2/g')Function"
   bootstrap="$sam_build/build/$id/bootstrap"
   [ -x "$bootstrap" ] || { echo "sam build made no $bootstrap"; exit 1; }
-  if grep -q -a -E 'redb|utoipa' "$bootstrap"; then echo "$name links local-only code (redb/utoipa)"; exit 1; fi
+  local_only='^(redb|utoipa|aws-config) '
+  if cargo tree -p "$name" -e normal --prefix none --quiet | grep -q -E "$local_only"; then
+    echo "$name depends on local-only code:"; cargo tree -p "$name" -e normal -i redb -i utoipa -i aws-config; exit 1
+  fi
+  if grep -q -a -E '(redb|utoipa|aws-config)-[0-9]+\.[0-9]+\.[0-9]+/' "$bootstrap"; then
+    echo "$name links local-only code (redb/utoipa/aws-config)"; exit 1
+  fi
   echo "  $id: $(stat -c %s "$bootstrap") bytes"
 done
 rm -rf "$sam_build"

@@ -11,9 +11,15 @@
 mod connector;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, Region, SharedAsyncSleep, SharedCredentialsProvider,
+};
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_types::SdkConfig;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -22,24 +28,90 @@ pub use connector::ReqwestHttpClient;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, in PEM.
 const AMAZON_ROOTS: &str = include_str!("aws_sdk/amazon-roots.pem");
+/// How long a connection may take to open: the SDK's own default.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// The configuration for one client. `endpoint` overrides AWS's (DynamoDB Local): dummy
 /// credentials and `us-east-1` then fill in whatever the environment lacks, so tests and the local
-/// host need no AWS setup and the SDK never probes instance metadata (a non-loopback address).
+/// host need no AWS setup.
+///
+/// A function reads only its environment ([`environment_config`]), where Lambda puts the region
+/// and the execution role's credentials. The local host (feature `local`) goes through aws-config's
+/// default chains instead, so a developer's profile, SSO login or instance role works there; the
+/// functions leave aws-config, its STS client and its profile parser out (about 200 KB each).
 pub async fn config(endpoint: Option<&str>) -> SdkConfig {
+    #[cfg(feature = "local")]
+    {
+        profile_config(endpoint).await
+    }
+    #[cfg(not(feature = "local"))]
+    {
+        environment_config(|name| std::env::var(name).ok(), endpoint)
+    }
+}
+
+/// aws-config's default chains (environment, profiles, SSO, container and instance roles).
+#[cfg(feature = "local")]
+async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
+    let http_client =
+        ReqwestHttpClient::new(roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from)));
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
         let region = std::env::var("AWS_REGION")
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|_| "us-east-1".to_owned());
         loader = loader.endpoint_url(endpoint).region(Region::new(region));
-        if !environment_has_credentials() {
-            loader =
-                loader.credentials_provider(Credentials::new("local", "local", None, None, "darasa-local"));
+        let has_credentials = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        if !has_credentials {
+            loader = loader.credentials_provider(local_credentials());
         }
     }
-    let roots = roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from));
-    loader.http_client(ReqwestHttpClient::new(roots)).load().await
+    loader.http_client(http_client).load().await
+}
+
+/// The configuration Lambda's environment gives: `AWS_REGION` (else `AWS_DEFAULT_REGION`) and
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (the execution role's
+/// credentials, valid for the life of the execution environment), with the SDK's standard retries
+/// (3 attempts) and connect timeout, trusting what [`roots`] says. `env` reads one variable. A
+/// missing region or credentials without an endpoint override is logged here and fails each AWS
+/// call, never the start-up.
+pub fn environment_config(env: impl Fn(&str) -> Option<String>, endpoint: Option<&str>) -> SdkConfig {
+    let var = |name: &str| env(name).filter(|value| !value.is_empty());
+    let http_client = ReqwestHttpClient::new(roots(endpoint, var("AWS_CA_BUNDLE").map(PathBuf::from)));
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let region = region.or_else(|| endpoint.map(|_| "us-east-1".to_owned()));
+    if region.is_none() {
+        tracing::error!("AWS_REGION is not set; every AWS call will fail");
+    }
+    let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key_id), Some(secret)) => {
+            Some(Credentials::new(key_id, secret, var("AWS_SESSION_TOKEN"), None, "environment"))
+        }
+        _ if endpoint.is_some() => Some(local_credentials()),
+        _ => {
+            tracing::error!(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set; every AWS call will fail"
+            );
+            None
+        }
+    };
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client)
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .retry_config(RetryConfig::standard())
+        .timeout_config(TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).build());
+    builder.set_region(region.map(Region::new));
+    builder.set_credentials_provider(credentials.map(SharedCredentialsProvider::new));
+    builder.set_endpoint_url(endpoint.map(str::to_owned));
+    builder.build()
+}
+
+/// What an emulator (DynamoDB Local) accepts when no credentials are given.
+fn local_credentials() -> Credentials {
+    Credentials::new("local", "local", None, None, "darasa-local")
 }
 
 /// What the AWS clients trust. A plain-HTTP endpoint (DynamoDB Local) needs no certificate;
@@ -84,15 +156,61 @@ fn read_pem(pem: &[u8]) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-fn environment_has_credentials() -> bool {
-    ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::config::ProvideCredentials as _;
+
     use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let vars: HashMap<String, String> =
+            pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[tokio::test]
+    async fn lambdas_environment_gives_the_region_and_the_roles_credentials() {
+        let config = environment_config(
+            env(&[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_DEFAULT_REGION", "us-west-2"),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+                ("AWS_SESSION_TOKEN", "session"),
+            ]),
+            None,
+        );
+        assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
+        let credentials = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("session"));
+        assert_eq!(config.endpoint_url(), None);
+        assert_eq!(config.retry_config().map(RetryConfig::max_attempts), Some(3));
+        assert_eq!(config.timeout_config().and_then(TimeoutConfig::connect_timeout), Some(CONNECT_TIMEOUT));
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_override_fills_in_what_the_environment_lacks() {
+        let endpoint = Some("http://127.0.0.1:8000");
+        let config = environment_config(env(&[("AWS_REGION", "")]), endpoint);
+        assert_eq!(config.region().map(Region::as_ref), Some("us-east-1"));
+        assert_eq!(config.endpoint_url(), endpoint);
+        let credentials = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        assert_eq!(credentials.access_key_id(), "local");
+
+        let config = environment_config(env(&[("AWS_DEFAULT_REGION", "ap-south-1")]), endpoint);
+        assert_eq!(config.region().map(Region::as_ref), Some("ap-south-1"));
+    }
+
+    #[test]
+    fn without_an_override_nothing_is_made_up() {
+        let config = environment_config(env(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")]), None);
+        assert!(config.region().is_none());
+        assert!(config.credentials_provider().is_none(), "a key id without its secret is no credential");
+    }
 
     #[test]
     fn the_amazon_roots_are_five_parsable_certificates() {

@@ -651,3 +651,26 @@ async fn embedded_items_survive_reopening() {
     let table = darasa::store::embedded::EmbeddedTable::open(&path).unwrap();
     assert_eq!(table.get(&Key::new(&pk, "NOTE#1")).await.unwrap(), Some(stored));
 }
+
+/// A function's AWS configuration comes from Lambda's environment alone (no aws-config in the
+/// binaries): the same table operations work through it.
+#[tokio::test]
+async fn a_function_configured_from_its_environment_reaches_dynamodb() {
+    let endpoint =
+        std::env::var(darasa_tests::dynamodb::ENDPOINT_VARIABLE).expect("run through infra/test.sh");
+    let env = |name: &str| match name {
+        "AWS_REGION" => Some("eu-west-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" => Some("AKIDFUNCTION".to_owned()),
+        "AWS_SECRET_ACCESS_KEY" => Some("secret".to_owned()),
+        "AWS_SESSION_TOKEN" => Some("session".to_owned()),
+        _ => None,
+    };
+    let config = darasa::aws_sdk::environment_config(env, Some(&endpoint));
+    let name = format!("test-{}", uuid::Uuid::now_v7());
+    let table = darasa::store::dynamo::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &name);
+    table.create_table_if_missing().await.unwrap();
+    let pk = user();
+    let stored = item(&pk, "NOTE#1", json!({"text": "from the environment"}));
+    table.put(stored.clone(), Some(Condition::NotExists)).await.unwrap();
+    assert_eq!(table.get(&Key::new(&pk, "NOTE#1")).await.unwrap(), Some(stored));
+}
