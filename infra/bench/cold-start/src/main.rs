@@ -91,26 +91,36 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = endpoint.context("--endpoint URL")?;
     let env = function_env(env_json.as_deref(), &table, &endpoint)?;
 
-    let mut results: Vec<(String, u64, Vec<Sample>, Option<u16>)> = Vec::new();
-    for (index, target) in targets.iter().enumerate() {
-        // A table of its own for each binary: the events share one user, and the AI routes' per-user
-        // window (100 a minute) would otherwise be spent by the binaries timed before it.
-        let env = table_for(&env, &endpoint, &format!("{table}-{index}")).await?;
-        // One uncounted run first: page cache, DynamoDB Local's JIT.
-        let _ = cold_start(target, &env, 0).await;
-        let mut samples = Vec::new();
-        let mut status = None;
-        for _ in 0..runs {
-            match cold_start(target, &env, 0).await {
+    // A table of its own for each binary: the events share one user, and the AI routes' per-user
+    // window (100 a minute) would otherwise be spent by the binaries timed before it.
+    let mut envs = Vec::new();
+    for index in 0..targets.len() {
+        envs.push(table_for(&env, &endpoint, &format!("{table}-{index}")).await?);
+    }
+    // One uncounted run of each first (page cache, DynamoDB Local's JIT), then the runs in rounds
+    // of one start per binary, so every binary meets the emulator in the same state: it answers
+    // its first thousands of calls more slowly, and timing one binary after another made the
+    // ratio depend on the order.
+    for (target, env) in targets.iter().zip(&envs) {
+        let _ = cold_start(target, env, 0).await;
+    }
+    let mut results: Vec<(String, u64, Vec<Sample>, Option<u16>)> = targets
+        .iter()
+        .map(|target| {
+            let size = std::fs::metadata(&target.binary).map(|meta| meta.len()).unwrap_or(0);
+            (target.name.clone(), size, Vec::new(), None)
+        })
+        .collect();
+    for _ in 0..runs {
+        for ((target, env), (_, _, samples, status)) in targets.iter().zip(&envs).zip(&mut results) {
+            match cold_start(target, env, 0).await {
                 Ok((sample, code, _)) => {
                     samples.push(sample);
-                    status = Some(code);
+                    *status = Some(code);
                 }
                 Err(error) => eprintln!("{}: {error:#}", target.name),
             }
         }
-        let size = std::fs::metadata(&target.binary).map(|meta| meta.len()).unwrap_or(0);
-        results.push((target.name.clone(), size, samples, status));
     }
 
     let median_of = |name: &str| {
@@ -158,7 +168,9 @@ async fn main() -> anyhow::Result<()> {
             *size as f64 / (1024.0 * 1024.0),
         );
     }
-    println!("({runs} runs each after one warm-up; times from exec; status is the last run's HTTP status)");
+    println!(
+        "({runs} rounds of one start per binary, after one warm-up each; times from exec; status is the last run's HTTP status)"
+    );
     if warm > 0 {
         println!("peak RSS (VmHWM) after 1 invocation and after {} (one at a time, warm):", warm + 1);
         for (index, target) in targets.iter().enumerate() {
