@@ -3,7 +3,7 @@
 # the two baselines (infra/bench/baselines: a hello-world lambda_http binary and a naive DynamoDB
 # function) with the release profile Lambda deploys, then starts each binary fresh against a
 # loopback Lambda Runtime API with DynamoDB Local behind it, feeding it one of its own
-# infra/events/ events, RUNS times (default 15). Prints per binary the median/min/max of exec ->
+# infra/events/ events, in RUNS rounds of one start per binary (default 15). Prints per binary the median/min/max of exec ->
 # end of response, the ratio to each baseline, and the binary's size.
 #
 #   infra/bench/cold-start.sh            # RUNS=15

@@ -38,7 +38,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// A function reads only its environment ([`environment_config`]), where Lambda puts the region
 /// and the execution role's credentials. The local host (feature `local`) goes through aws-config's
 /// default chains instead, so a developer's profile, SSO login or instance role works there; the
-/// functions leave aws-config, its STS client and its profile parser out (about 200 KB each).
+/// functions leave aws-config, its STS client and its profile parser out (about 550 KB each).
 pub async fn config(endpoint: Option<&str>) -> SdkConfig {
     #[cfg(feature = "local")]
     {
