@@ -1,5 +1,6 @@
 //! The protection layer: every request passes the shield, the bot rules and the rate limits, in
-//! that order, before its route runs. Denials answer as the route would: problem+json on the JSON
+//! that order, before its route runs, or for the GET routes that only read a few items, while its
+//! windows are counted (`READS_WHILE_COUNTED`; a refused one's answer is dropped). Denials answer as the route would: problem+json on the JSON
 //! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
 //! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
 //! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
@@ -13,12 +14,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::bots::BotVerdict;
-use super::window::{Standing, Subject};
-use super::{IP_WINDOW, Mode, SHIELD_BLOCK, SHIELD_BLOCK_AFTER, USER_WINDOW, WEBHOOK_WINDOW};
+use super::window::{SlidingWindow, Standing, Subject};
+use super::{IP_WINDOW, Mode, Protection, SHIELD_BLOCK, SHIELD_BLOCK_AFTER, USER_WINDOW, WEBHOOK_WINDOW};
 use crate::AppState;
 use crate::auth::{Session, token_from_headers};
 use crate::error::ApiError;
 use crate::http::plain::PlainError;
+use crate::store::Table;
 use crate::users;
 
 /// How a route is treated.
@@ -182,14 +184,9 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         }
         report.rules.push(rule);
     }
+    let mut windows = Vec::new();
     if denial.is_none() && modes.rate_limit != Mode::Off {
-        let mut rule = RuleReport {
-            rule: "rate-limit",
-            mode: modes.rate_limit.as_str(),
-            conclusion: "ALLOW",
-            reason: None,
-        };
-        let mut windows = vec![(ip_rule, ip_subject)];
+        windows.push((ip_rule, ip_subject));
         if matches!(class, RouteClass::Spending { .. })
             && let Some(session) = session(&state, &mut request).await
         {
@@ -199,61 +196,28 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
             };
             windows.push((USER_WINDOW, subject));
         }
-        // Every window counts the request at once (one round trip, not one per window), as each of
-        // Arcjet's rules counts it; the first refusal, in the order above, answers.
-        let limiter = protection.limiter();
-        let standings = futures::future::join_all(
-            windows.iter().map(|(window, subject)| limiter.hit(table.as_ref(), *window, subject, now_ms)),
-        )
-        .await;
-        for ((window, _), standing) in windows.into_iter().zip(standings) {
-            let standing = match standing {
-                Ok(standing) => standing,
-                Err(error) => {
-                    // Protection must not take the API down with the table: let it through.
-                    tracing::error!(%error, rule = window.name, "rate limit could not be evaluated; allowing");
-                    continue;
-                }
-            };
-            match standing {
-                Standing::Allowed { remaining, reset_seconds } => report.limits.push(LimitReport {
-                    name: window.name,
-                    max: window.limit,
-                    window: window.window.as_secs(),
-                    remaining,
-                    reset: reset_seconds,
-                }),
-                Standing::Limited { retry_after_seconds } => {
-                    rule.conclusion = "DENY";
-                    rule.reason = Some(format!(
-                        "over {} requests per {} s ({})",
-                        window.limit,
-                        window.window.as_secs(),
-                        window.name
-                    ));
-                    tracing::info!(ip = %ip_text, rule = window.name, retry_after_seconds, mode = modes.rate_limit.as_str(), "rate limit denies");
-                    if modes.rate_limit == Mode::Live {
-                        denial = Some(Denial::RateLimited { retry_after_seconds, policy: window.name });
-                        break;
-                    }
-                }
-                Standing::Blocked { .. } => {
-                    rule.conclusion = "DENY";
-                    rule.reason = Some("blocked after repeated attack patterns".into());
-                    if modes.shield == Mode::Live && modes.rate_limit == Mode::Live {
-                        denial = Some(Denial::Forbidden {
-                            code: "REQUEST_BLOCKED",
-                            message: "This client is blocked for a while after repeated attack patterns",
-                        });
-                        break;
-                    }
-                }
-            }
-        }
-        report.rules.push(rule);
     }
     if let Some(denial) = denial {
         report.conclusion = "DENY";
+        return refuse(denial, class);
+    }
+    if windows.is_empty() {
+        request.extensions_mut().insert(report);
+        return next.run(request).await;
+    }
+    let counting = count(&protection, table.as_ref(), &windows, now_ms, &ip_text);
+    if reads_while_counted(request.method(), path.as_deref()) {
+        // The route's reads and the windows' count go out at once: one round trip less. A refused
+        // request's answer is dropped; reading changed nothing.
+        request.extensions_mut().insert(report.clone());
+        let (counted, mut response) = tokio::join!(counting, next.run(request));
+        if let Some(denial) = settle(&mut report, counted) {
+            return refuse(denial, class);
+        }
+        add_rate_limit_headers(response.headers_mut(), &report.limits);
+        return response;
+    }
+    if let Some(denial) = settle(&mut report, counting.await) {
         return refuse(denial, class);
     }
     let limits = report.limits.clone();
@@ -261,6 +225,113 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     let mut response = next.run(request).await;
     add_rate_limit_headers(response.headers_mut(), &limits);
     response
+}
+
+/// Puts the rate-limit rule's outcome in the report; the refusal, if any.
+fn settle(report: &mut Report, counted: Counted) -> Option<Denial> {
+    report.rules.push(counted.rule);
+    report.limits = counted.limits;
+    if counted.denial.is_some() {
+        report.conclusion = "DENY";
+    }
+    counted.denial
+}
+
+/// GET routes whose work is a few bounded reads of the caller's own items. They run while the
+/// request's windows are counted (one round trip less on each, cold or warm), and a refused
+/// request's answer is dropped: reading changes nothing, so a refusal still changes nothing, and
+/// what a refused client costs is those reads beside the window's own write. Not here: `GET
+/// /api/arcjet` (it reports the windows' outcome), the export (a whole partition) and a
+/// transcript (a call to Hume), nor any route added later until it is listed.
+const READS_WHILE_COUNTED: &[&str] = &[
+    "/api/me",
+    "/api/job-infos",
+    "/api/job-infos/{jobInfoId}",
+    "/api/job-infos/{jobInfoId}/progress",
+    "/api/job-infos/{jobInfoId}/questions",
+    "/api/job-infos/{jobInfoId}/resume-analyses",
+    "/api/job-infos/{jobInfoId}/interviews",
+    "/api/questions/{questionId}",
+    "/api/questions/{questionId}/attempts",
+    "/api/interviews/{interviewId}",
+];
+
+/// Whether `method path` (the matched route's template) may run while its windows are counted.
+pub fn reads_while_counted(method: &Method, path: Option<&str>) -> bool {
+    method == Method::GET && path.is_some_and(|path| READS_WHILE_COUNTED.contains(&path))
+}
+
+/// The rate-limit rule's outcome for one request.
+struct Counted {
+    rule: RuleReport,
+    limits: Vec<LimitReport>,
+    denial: Option<Denial>,
+}
+
+/// Counts the request in every window at once (one round trip, not one per window), as each of
+/// Arcjet's rules counts it; the first refusal, in the order given, answers.
+async fn count(
+    protection: &Protection,
+    table: &dyn Table,
+    windows: &[(SlidingWindow, Subject)],
+    now_ms: i64,
+    ip_text: &str,
+) -> Counted {
+    let modes = protection.modes;
+    let mut rule =
+        RuleReport { rule: "rate-limit", mode: modes.rate_limit.as_str(), conclusion: "ALLOW", reason: None };
+    let mut limits = Vec::new();
+    let mut denial = None;
+    let limiter = protection.limiter();
+    let standings = futures::future::join_all(
+        windows.iter().map(|(window, subject)| limiter.hit(table, *window, subject, now_ms)),
+    )
+    .await;
+    for ((window, _), standing) in windows.iter().zip(standings) {
+        let standing = match standing {
+            Ok(standing) => standing,
+            Err(error) => {
+                // Protection must not take the API down with the table: let it through.
+                tracing::error!(%error, rule = window.name, "rate limit could not be evaluated; allowing");
+                continue;
+            }
+        };
+        match standing {
+            Standing::Allowed { remaining, reset_seconds } => limits.push(LimitReport {
+                name: window.name,
+                max: window.limit,
+                window: window.window.as_secs(),
+                remaining,
+                reset: reset_seconds,
+            }),
+            Standing::Limited { retry_after_seconds } => {
+                rule.conclusion = "DENY";
+                rule.reason = Some(format!(
+                    "over {} requests per {} s ({})",
+                    window.limit,
+                    window.window.as_secs(),
+                    window.name
+                ));
+                tracing::info!(ip = %ip_text, rule = window.name, retry_after_seconds, mode = modes.rate_limit.as_str(), "rate limit denies");
+                if modes.rate_limit == Mode::Live {
+                    denial = Some(Denial::RateLimited { retry_after_seconds, policy: window.name });
+                    break;
+                }
+            }
+            Standing::Blocked { .. } => {
+                rule.conclusion = "DENY";
+                rule.reason = Some("blocked after repeated attack patterns".into());
+                if modes.shield == Mode::Live && modes.rate_limit == Mode::Live {
+                    denial = Some(Denial::Forbidden {
+                        code: "REQUEST_BLOCKED",
+                        message: "This client is blocked for a while after repeated attack patterns",
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    Counted { rule, limits, denial }
 }
 
 /// The caller's verified session, when the request carries a valid token (left in the request's

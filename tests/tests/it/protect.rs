@@ -487,3 +487,23 @@ async fn a_first_count_the_sliding_window_refuses_is_taken_back(store: Store) {
         }
     }
 }
+
+/// Every GET route is on one side: it runs while its windows are counted (its reads and the count
+/// go out at once; a refused request's answer is dropped), or after them. A new GET route fails
+/// here until it is placed.
+#[test]
+fn each_get_route_runs_beside_the_count_or_after_it() {
+    use darasa::protect::layer::reads_while_counted;
+    // Reports the windows' outcome; reads a whole partition; calls Hume.
+    let after = ["/api/arcjet", "/api/me/export", "/api/interviews/{interviewId}/transcript"];
+    for (method, path) in darasa::openapi::routes() {
+        let method: Method = method.to_uppercase().parse().unwrap();
+        let beside = reads_while_counted(&method, Some(path));
+        if method == Method::GET {
+            assert_eq!(beside, !after.contains(&path), "GET {path}");
+        } else {
+            assert!(!beside, "{method} {path} changes things: it must wait for the count");
+        }
+    }
+    assert!(!reads_while_counted(&Method::GET, None), "an unrouted request waits");
+}
