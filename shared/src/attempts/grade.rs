@@ -53,9 +53,22 @@ async fn generate_feedback(
     }
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let question_id = plain::owned_id(&body.question_id)?;
-    let grading = questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id).await?;
-    let lease =
-        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
+    // The question and a generation slot at once (one round trip, not two); a refused question
+    // answers first, as before, and gives the slot back.
+    let (grading, lease) = tokio::join!(
+        questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id),
+        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit),
+    );
+    let grading = match grading {
+        Ok(grading) => grading,
+        Err(error) => {
+            if let Ok(lease) = lease {
+                lease.release().await;
+            }
+            return Err(error.into());
+        }
+    };
+    let lease = lease?;
     let request = prompts::feedback_request(&grading.question.text, &grading.key_points, answer);
     let (table, user_id, answer, model_name) =
         (state.table.clone(), session.user_id, answer.to_owned(), model.name());

@@ -57,24 +57,36 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
-    let lease = lease::for_generation(&table, &user_id, state.protection.modes.rate_limit).await?;
-    // The quota unit is taken before the model is called, so parallel requests at the limit are
-    // refused before any of them spends; it is given back if anything below fails.
+    // The generation slot, the quota unit and the reads the prompt needs go out at once (one
+    // round trip, not three); refusals keep their order (slot, quota, then the job) and whatever
+    // was taken is given back. The quota unit is still taken before the model is called, so
+    // parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let reservation = match users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit).await
-    {
+    let (lease, reservation, prepared) = tokio::join!(
+        lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
+        users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
+        question_request(&table, &user_id, &body.job_info_id, body.prompt),
+    );
+    let lease = match lease {
+        Ok(lease) => lease,
+        Err(error) => {
+            if let Ok(reservation) = reservation {
+                reservation.release().await;
+            }
+            return Err(error.into());
+        }
+    };
+    let reservation = match reservation {
         Ok(reservation) => reservation,
         Err(error) => {
             lease.release().await;
             return Err(error.into());
         }
     };
-    let job_id = &body.job_info_id;
-    let (job, request) = match question_request(&table, &user_id, job_id, body.prompt).await {
+    let (job, request) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
-            reservation.release().await;
-            lease.release().await;
+            tokio::join!(reservation.release(), lease.release());
             return Err(error);
         }
     };
