@@ -1,9 +1,10 @@
 //! The protection layer: every request passes the shield, the bot rules and the rate limits, in
-//! that order, before its route runs, or for the GET routes that only read a few items, while its
-//! windows are counted (`READS_WHILE_COUNTED`; a refused one's answer is dropped). Denials answer as the route would: problem+json on the JSON
-//! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
-//! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
-//! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
+//! that order, before its route runs (or, for the GET routes that only read a few items, while
+//! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped). Denials
+//! answer as the route would: problem+json on the JSON routes, the original's plain text on the AI
+//! routes (`RATE_LIMIT`, which its client shows as a "slow down" toast). Allowed answers carry the
+//! IETF draft `RateLimit-Policy` and `RateLimit` headers. What was decided is left in the
+//! request's extensions for `GET /api/arcjet`.
 
 use std::net::{IpAddr, SocketAddr};
 
