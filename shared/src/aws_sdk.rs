@@ -53,14 +53,15 @@ pub async fn config(endpoint: Option<&str>) -> SdkConfig {
 /// aws-config's default chains (environment, profiles, SSO, container and instance roles).
 #[cfg(feature = "local")]
 async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
+    let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let http_client =
         ReqwestHttpClient::new(roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from)));
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
-        let region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|_| "us-east-1".to_owned());
-        loader = loader.endpoint_url(endpoint).region(Region::new(region));
+        loader = loader.endpoint_url(endpoint);
+        if let Some(region) = region(&environment, Some(endpoint)) {
+            loader = loader.region(Region::new(region));
+        }
         let has_credentials = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
@@ -80,8 +81,7 @@ async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
 pub fn environment_config(env: impl Fn(&str) -> Option<String>, endpoint: Option<&str>) -> SdkConfig {
     let var = |name: &str| env(name).filter(|value| !value.is_empty());
     let http_client = ReqwestHttpClient::new(roots(endpoint, var("AWS_CA_BUNDLE").map(PathBuf::from)));
-    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
-    let region = region.or_else(|| endpoint.map(|_| "us-east-1".to_owned()));
+    let region = region(&var, endpoint);
     if region.is_none() {
         tracing::error!("AWS_REGION is not set; every AWS call will fail");
     }
@@ -107,6 +107,14 @@ pub fn environment_config(env: impl Fn(&str) -> Option<String>, endpoint: Option
     builder.set_credentials_provider(credentials.map(SharedCredentialsProvider::new));
     builder.set_endpoint_url(endpoint.map(str::to_owned));
     builder.build()
+}
+
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1` for an endpoint override (an
+/// emulator does not care); `var` reads one non-empty variable.
+fn region(var: &impl Fn(&str) -> Option<String>, endpoint: Option<&str>) -> Option<String> {
+    var("AWS_REGION")
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .or_else(|| endpoint.map(|_| "us-east-1".to_owned()))
 }
 
 /// What an emulator (DynamoDB Local) accepts when no credentials are given.

@@ -59,16 +59,14 @@ async fn generate_feedback(
         questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id),
         lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit),
     );
-    let grading = match grading {
-        Ok(grading) => grading,
-        Err(error) => {
-            if let Ok(lease) = lease {
-                lease.release().await;
-            }
+    let (grading, lease) = match (grading, lease) {
+        (Ok(grading), Ok(lease)) => (grading, lease),
+        (Err(error), lease) => {
+            lease::give_back(lease).await;
             return Err(error.into());
         }
+        (Ok(_), Err(error)) => return Err(error.into()),
     };
-    let lease = lease?;
     let request = prompts::feedback_request(&grading.question.text, &grading.key_points, answer);
     let (table, user_id, answer, model_name) =
         (state.table.clone(), session.user_id, answer.to_owned(), model.name());

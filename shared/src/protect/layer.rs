@@ -199,7 +199,6 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         }
     }
     if let Some(denial) = denial {
-        report.conclusion = "DENY";
         return refuse(denial, class);
     }
     if windows.is_empty() {
@@ -209,8 +208,8 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     let counting = count(&protection, table.as_ref(), &windows, now_ms, &ip_text);
     if reads_while_counted(request.method(), path.as_deref()) {
         // The route's reads and the windows' count go out at once: one round trip less. A refused
-        // request's answer is dropped; reading changed nothing.
-        request.extensions_mut().insert(report.clone());
+        // request's answer is dropped; reading changed nothing. These routes never read the
+        // report (only `GET /api/arcjet` does), so it is not handed to them.
         let (counted, mut response) = tokio::join!(counting, next.run(request));
         if let Some(denial) = settle(&mut report, counted) {
             return refuse(denial, class);
@@ -228,13 +227,11 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     response
 }
 
-/// Puts the rate-limit rule's outcome in the report; the refusal, if any.
+/// Puts the rate-limit rule's outcome in the report; the refusal, if any (a refused request's
+/// report goes nowhere).
 fn settle(report: &mut Report, counted: Counted) -> Option<Denial> {
     report.rules.push(counted.rule);
     report.limits = counted.limits;
-    if counted.denial.is_some() {
-        report.conclusion = "DENY";
-    }
     counted.denial
 }
 

@@ -70,9 +70,7 @@ async fn generate_question(
     let lease = match lease {
         Ok(lease) => lease,
         Err(error) => {
-            if let Ok(reservation) = reservation {
-                reservation.release().await;
-            }
+            users::usage::give_back(reservation).await;
             return Err(error.into());
         }
     };

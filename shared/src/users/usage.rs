@@ -96,6 +96,13 @@ impl Reservation {
     }
 }
 
+/// Gives back a unit reserved beside work that was then refused (nothing when none was).
+pub async fn give_back(reservation: DomainResult<Reservation>) {
+    if let Ok(reservation) = reservation {
+        reservation.release().await;
+    }
+}
+
 impl Drop for Reservation {
     fn drop(&mut self) {
         if self.committed {
