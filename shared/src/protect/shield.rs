@@ -8,10 +8,14 @@
 //! does not hide an attack, then matched against one compiled set of rules per location.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use http::header::COOKIE;
 use http::{HeaderMap, Uri};
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::{Cache, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
 
 mod decode;
 mod rules;
@@ -84,7 +88,12 @@ pub struct Shield {
     /// would compile the shared ones three times, and construction is the expensive part. A
     /// clean value costs one pass; only a value that matches something pays for sorting out
     /// which rules matched and whether they apply where the value was found.
-    rules: Option<RegexSet>,
+    rules: Option<Regex>,
+    /// The set's search state (mostly the lazy DFA's states, built as the inputs need them),
+    /// kept between requests. `warm` leaves one that has seen a browser's request, so a cold
+    /// start's first request does not build those states itself. An inspection never waits, so
+    /// there are never more than the threads that inspect at once.
+    caches: Mutex<Vec<Cache>>,
 }
 
 impl Default for Shield {
@@ -97,18 +106,61 @@ impl Shield {
     pub fn new() -> Shield {
         // Inputs are lower-cased ASCII by `normalize`, so neither case folding nor Unicode classes
         // are needed, and leaving both out keeps the automaton small. The rules are constant and
-        // a test compiles them; a set that failed anyway would only make the shield inert.
-        let rules = RegexSetBuilder::new(RULES.iter().map(|rule| rule.pattern)).unicode(false).build().ok();
-        Shield { rules }
+        // a test compiles them; a set that failed anyway would only make the shield inert. This
+        // is how `regex::bytes::RegexSet` configures the same engine (every pattern's matches,
+        // no capture groups, any bytes), with the cache in our hands.
+        let rules = Regex::builder()
+            .configure(
+                Regex::config()
+                    .match_kind(MatchKind::All)
+                    .utf8_empty(false)
+                    .which_captures(WhichCaptures::None),
+            )
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build_many(&RULES.iter().map(|rule| rule.pattern).collect::<Vec<_>>())
+            .ok();
+        Shield { rules, caches: Mutex::default() }
+    }
+
+    /// Inspects a request a browser could send, leaving the search state it built for the next
+    /// request: during a cold start's init, so the first request finds it ready.
+    pub fn warm(&self) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in WARM_HEADERS {
+            headers.insert(*name, http::HeaderValue::from_static(value));
+        }
+        let uri = Uri::from_static("/api/job-infos/00000000-0000-4000-8000-000000000000?limit=20&cursor=abc");
+        let _ = self.inspect_head(&uri, &headers);
+    }
+
+    /// A search state of the set: one kept from an earlier request, else a new one.
+    fn cache(&self) -> Option<Cache> {
+        let rules = self.rules.as_ref()?;
+        let kept = self.caches.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        Some(kept.unwrap_or_else(|| rules.create_cache()))
+    }
+
+    fn keep(&self, cache: Option<Cache>) {
+        if let Some(cache) = cache {
+            self.caches.lock().unwrap_or_else(PoisonError::into_inner).push(cache);
+        }
     }
 
     /// The first rule, in table order, that applies at `scope` and matches.
-    fn first_match(&self, scope: Scope, text: &[u8]) -> Option<&'static rules::Rule> {
-        let set = self.rules.as_ref()?;
-        if !set.is_match(text) {
+    fn first_match(
+        &self,
+        cache: &mut Option<Cache>,
+        scope: Scope,
+        text: &[u8],
+    ) -> Option<&'static rules::Rule> {
+        let (set, cache) = (self.rules.as_ref()?, cache.as_mut()?);
+        let input = Input::new(text);
+        if !set.is_match_with(cache, &input) {
             return None;
         }
-        set.matches(text).iter().filter_map(|index| RULES.get(index)).find(|rule| rule.scope.contains(scope))
+        let mut matched = PatternSet::new(set.pattern_len());
+        set.which_overlapping_matches_with(cache, &input, &mut matched);
+        matched.iter().filter_map(|id| RULES.get(id.as_usize())).find(|rule| rule.scope.contains(scope))
     }
 
     pub fn inspect(&self, parts: &http::request::Parts) -> Option<ShieldHit> {
@@ -117,14 +169,18 @@ impl Shield {
 
     /// For callers holding a whole `Request`: `shield.inspect_head(req.uri(), req.headers())`.
     pub fn inspect_head(&self, uri: &Uri, headers: &HeaderMap) -> Option<ShieldHit> {
-        self.inspect_path(uri.path())
-            .or_else(|| uri.query().and_then(|query| self.inspect_query(query)))
-            .or_else(|| self.inspect_headers(headers))
+        let mut cache = self.cache();
+        let hit = self
+            .inspect_path(&mut cache, uri.path())
+            .or_else(|| uri.query().and_then(|query| self.inspect_query(&mut cache, query)))
+            .or_else(|| self.inspect_headers(&mut cache, headers));
+        self.keep(cache);
+        hit
     }
 
-    fn inspect_path(&self, path: &str) -> Option<ShieldHit> {
+    fn inspect_path(&self, cache: &mut Option<Cache>, path: &str) -> Option<ShieldHit> {
         let text = normalize(path.as_bytes(), false);
-        if let Some(rule) = self.first_match(Scope::PATH, &text) {
+        if let Some(rule) = self.first_match(cache, Scope::PATH, &text) {
             return Some(hit(rule, Location::Path));
         }
         let hidden = text.split(|&byte| byte == b'/' || byte == b'\\').any(|segment| {
@@ -139,16 +195,16 @@ impl Shield {
 
     /// Pairs one at a time: an `&` the rules see was sent encoded, and a value's start is the
     /// start of the text (`?cmd=...`, `?file=http://...`).
-    fn inspect_query(&self, query: &str) -> Option<ShieldHit> {
+    fn inspect_query(&self, cache: &mut Option<Cache>, query: &str) -> Option<ShieldHit> {
         query
             .split('&')
             .filter(|pair| !pair.is_empty())
-            .find_map(|pair| self.first_match(Scope::QUERY, &normalize(pair.as_bytes(), true)))
+            .find_map(|pair| self.first_match(cache, Scope::QUERY, &normalize(pair.as_bytes(), true)))
             .map(|rule| hit(rule, Location::Query))
     }
 
     /// Cookies one at a time: `;` separates them, and must not read as a SQL or shell separator.
-    fn inspect_headers(&self, headers: &HeaderMap) -> Option<ShieldHit> {
+    fn inspect_headers(&self, cache: &mut Option<Cache>, headers: &HeaderMap) -> Option<ShieldHit> {
         headers.iter().find_map(|(name, value)| {
             let value = value.as_bytes();
             let rule = if name == COOKIE {
@@ -156,16 +212,34 @@ impl Shield {
                     .split(|&byte| byte == b';')
                     .map(<[u8]>::trim_ascii)
                     .filter(|cookie| !cookie.is_empty() && !is_token_cookie(cookie))
-                    .find_map(|cookie| self.first_match(Scope::HEADER, &normalize(cookie, false)))
+                    .find_map(|cookie| self.first_match(cache, Scope::HEADER, &normalize(cookie, false)))
             } else if is_signed_token(value) {
                 None
             } else {
-                self.first_match(Scope::HEADER, &normalize(value, false))
+                self.first_match(cache, Scope::HEADER, &normalize(value, false))
             };
             rule.map(|rule| hit(rule, Location::Header(name.as_str().to_owned())))
         })
     }
 }
+
+/// What `Shield::warm` sends: the headers a browser's API call carries (the token is skipped by
+/// `is_signed_token` either way), so their bytes' states are built before the first request.
+const WARM_HEADERS: &[(&str, &str)] = &[
+    ("host", "abcdef1234.execute-api.us-east-1.amazonaws.com"),
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    ),
+    ("accept", "application/json, text/plain, */*"),
+    ("accept-language", "en-US,en;q=0.9"),
+    ("accept-encoding", "gzip, deflate, br, zstd"),
+    ("origin", "https://app.darasa.example"),
+    ("referer", "https://app.darasa.example/app/job-infos"),
+    ("content-type", "application/json"),
+    ("x-forwarded-for", "203.0.113.7"),
+    ("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678"),
+];
 
 /// A JSON Web Token, bare or after `Bearer `: three base64url segments. Its alphabet has no
 /// quote, space, slash, bracket or `$`, so it cannot carry any rule's structure, only, by

@@ -429,3 +429,23 @@ fn no_known_crawler_user_agent_reads_as_an_attack() {
     }
     assert!(blocked.is_empty(), "{} crawler UAs blocked:\n{}", blocked.len(), blocked.join("\n"));
 }
+
+#[test]
+fn warming_leaves_a_search_state_that_later_requests_reuse_and_add_to() {
+    let shield = Shield::new();
+    assert_eq!(shield.caches.lock().unwrap().len(), 0);
+    shield.warm();
+    assert_eq!(shield.caches.lock().unwrap().len(), 1, "the warmed state is kept");
+    let attack = request(Query, "id=1 union select password from users");
+    let hit = shield.inspect(&attack).map(|hit| hit.rule);
+    assert_eq!(hit, Some("sqli-union-select"), "a warmed shield still finds attacks");
+    assert_eq!(shield.caches.lock().unwrap().len(), 1, "one request at a time reuses the one state");
+    // Requests at once each take a state; both are kept for the next ones.
+    let first = shield.cache();
+    let second = shield.cache();
+    assert!(first.is_some() && second.is_some());
+    shield.keep(first);
+    shield.keep(second);
+    assert_eq!(shield.caches.lock().unwrap().len(), 2);
+    assert_eq!(shield.inspect(&request(Path, "/api/job-infos")), None);
+}
