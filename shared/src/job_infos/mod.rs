@@ -274,11 +274,11 @@ pub async fn list(
     user_id: &str,
     limit: usize,
     cursor: Option<Cursor>,
-) -> DomainResult<(Vec<JobInfo>, Option<Cursor>)> {
+) -> DomainResult<(Vec<store::Listed>, Option<Cursor>)> {
     let page = crate::store::list_records(table, &store::newest_first(user_id, limit, cursor)).await?;
     let mut jobs = Vec::with_capacity(page.records.len());
     for record in page.records {
-        if let Some(job) = store::visible(record)? {
+        if let Some(job) = store::Listed::of(record)? {
             jobs.push(job);
         }
     }

@@ -6,7 +6,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{JobInfo, JobInfoChanges, NewJobInfo};
+use super::store::Listed;
+use super::{JobInfoChanges, NewJobInfo};
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::ApiResult;
@@ -38,7 +39,7 @@ async fn list_route(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<http::Listing<JobInfo>>> {
+) -> ApiResult<Json<http::Listing<Listed>>> {
     let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let (items, next) = super::list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
     Ok(Json(http::Listing::new(items, next)))

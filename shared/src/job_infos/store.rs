@@ -3,6 +3,8 @@
 //! a `parentKey` under `children_prefix(id)` (index `byParent`), so one query finds a job's
 //! children for its lists and its cascade. While a delete cascades, the job carries `deleting`.
 
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -77,6 +79,73 @@ pub fn visible(record: Record) -> Result<Option<JobInfo>, StoreError> {
     if record.has(DELETING) { Ok(None) } else { record.decode().map(Some) }
 }
 
+/// A job info of a listed page, as the answer writes it out.
+#[derive(Debug)]
+pub enum Listed {
+    /// The item's stored JSON (the embedded store's records). It was written by serializing a
+    /// `JobInfo` (`to_item`), so each of its API fields already reads as the answer writes it:
+    /// they are copied out, not decoded into a `JobInfo` and encoded again (most of a warm list
+    /// request's own work).
+    Text(Box<str>),
+    /// Decoded (DynamoDB's records, whose attributes arrive decoded).
+    Job(JobInfo),
+}
+
+impl Listed {
+    /// The job a page's record holds, unless it is being deleted. Stored text is checked here to
+    /// hold every field (`ApiFields`), so writing the answer cannot fail half-way.
+    pub fn of(record: Record) -> Result<Option<Self>, StoreError> {
+        if record.has(DELETING) {
+            return Ok(None);
+        }
+        match record {
+            Record::Json(text) => {
+                serde_json::from_str::<ApiFields>(&text).map_err(|e| StoreError::Mapping(e.to_string()))?;
+                Ok(Some(Self::Text(text)))
+            }
+            record => record.decode().map(|job| Some(Self::Job(job))),
+        }
+    }
+}
+
+impl Serialize for Listed {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Job(job) => job.serialize(serializer),
+            Self::Text(text) => {
+                let fields: ApiFields = serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+                fields.serialize(serializer)
+            }
+        }
+    }
+}
+
+/// `JobInfo`'s fields, in its order and with its names, each as the JSON text the store holds.
+/// Storage attributes (keys, `updatedKey`, `deleting`) are not fields, so they are left out.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiFields<'a> {
+    #[serde(borrow)]
+    id: &'a RawValue,
+    #[serde(borrow)]
+    user_id: &'a RawValue,
+    #[serde(borrow)]
+    name: &'a RawValue,
+    /// `null` (or absent) reads as `None` and is written as `null`, as `JobInfo` writes it.
+    #[serde(borrow, default)]
+    title: Option<&'a RawValue>,
+    #[serde(borrow)]
+    experience_level: &'a RawValue,
+    #[serde(borrow)]
+    description: &'a RawValue,
+    #[serde(borrow)]
+    created_at: &'a RawValue,
+    #[serde(borrow)]
+    updated_at: &'a RawValue,
+    #[serde(borrow)]
+    version: &'a RawValue,
+}
+
 /// One page of a user's job infos, newest `updatedAt` first.
 pub fn newest_first(user_id: &str, limit: usize, cursor: Option<Cursor>) -> Query {
     Query::new(users::partition(user_id), KIND)
@@ -84,4 +153,48 @@ pub fn newest_first(user_id: &str, limit: usize, cursor: Option<Cursor>) -> Quer
         .descending()
         .limit(limit)
         .after(cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// What the answer holds for `record`.
+    fn listed(record: Record) -> Option<Value> {
+        Listed::of(record).unwrap().map(|listed| serde_json::to_value(listed).unwrap())
+    }
+
+    #[test]
+    fn a_listed_job_reads_as_the_job_itself_whichever_store_holds_it() {
+        let quoted = "He said \"ship it\"\nthen left: <b>€</b> \\ done";
+        for job in [JobInfo::example(Some("Staff \"Rust\" engineer"), quoted), JobInfo::example(None, "Go")] {
+            let item = to_item(&job).unwrap();
+            let text: Box<str> = serde_json::to_string(&item).unwrap().into();
+            let expected = serde_json::to_value(&job).unwrap();
+            assert_eq!(listed(Record::Json(text.clone())), Some(expected.clone()), "copied from the text");
+            assert_eq!(listed(Record::Item(item)), Some(expected.clone()), "decoded");
+            let copied = serde_json::to_string(&Listed::of(Record::Json(text)).unwrap()).unwrap();
+            assert_eq!(copied, serde_json::to_string(&job).unwrap(), "the same bytes, in the same order");
+            assert!(!copied.contains("updatedKey") && !copied.contains("\"pk\""), "no storage attributes");
+        }
+    }
+
+    #[test]
+    fn a_job_being_deleted_is_not_listed_and_a_damaged_one_is_refused_before_the_answer() {
+        let job = JobInfo::example(None, "Rust");
+        let mut item = to_item(&job).unwrap();
+        item.insert(DELETING.into(), Value::Bool(true));
+        let text: Box<str> = serde_json::to_string(&item).unwrap().into();
+        assert_eq!(listed(Record::Json(text)), None);
+        assert_eq!(listed(Record::Item(item)), None);
+
+        let mut damaged = to_item(&job).unwrap();
+        damaged.remove("version");
+        let text: Box<str> = serde_json::to_string(&damaged).unwrap().into();
+        assert!(matches!(Listed::of(Record::Json(text)), Err(StoreError::Mapping(_))));
+        let not_an_object: Box<str> = json!(["pk", "sk"]).to_string().into();
+        assert!(matches!(Listed::of(Record::Json(not_an_object)), Err(StoreError::Mapping(_))));
+    }
 }
