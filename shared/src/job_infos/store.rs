@@ -121,7 +121,8 @@ impl Serialize for Listed {
 }
 
 /// `JobInfo`'s fields, in its order and with its names, each as the JSON text the store holds.
-/// Storage attributes (keys, `updatedKey`, `deleting`) are not fields, so they are left out.
+/// Storage attributes (keys, `updatedKey`, `deleting`) are not fields, so they are left out. A
+/// field added to `JobInfo` must be added here: the tests below compare the bytes of both.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ApiFields<'a> {

@@ -37,7 +37,33 @@ on_both_stores!(
     other_users_ids_are_not_found,
     missing_token_is_unauthorized,
     a_deleted_users_token_cannot_recreate_data,
+    a_listed_job_is_what_reading_it_answers_after_changes,
 );
+
+/// The list copies stored fields out as they are (on the embedded store): after a change written
+/// as an update (not a whole item), each listed job is still exactly what `GET` answers.
+async fn a_listed_job_is_what_reading_it_answers_after_changes(store: Store) {
+    let app = TestApp::new(store).await;
+    let token = app.token(ALICE, &[]);
+    let first = create(&app, &token, job("first")).await;
+    let second = create(&app, &token, job("second")).await;
+    let changes = json!({"name": "Ünïcode \"quoted\"", "title": "", "experienceLevel": "senior",
+        "description": "line one\nline two <b>&</b> \\ done"});
+    let path = format!("/api/job-infos/{}", first["id"].as_str().unwrap());
+    let response = app.call(Method::PATCH, &path, Some(&token), Some(changes), &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", String::from_utf8_lossy(&response.body));
+
+    let listed = list_all(&app, &token).await;
+    assert_eq!(listed.len(), 2);
+    for created in [&first, &second] {
+        let path = format!("/api/job-infos/{}", created["id"].as_str().unwrap());
+        let read = app.call(Method::GET, &path, Some(&token), None, &[]).await.json();
+        let item = listed.iter().find(|item| item["id"] == created["id"]).expect("listed");
+        assert_eq!(item, &read);
+    }
+    assert_eq!(listed[0]["title"], Value::Null, "the cleared title is listed as null");
+    assert_eq!(listed[0]["version"], 2);
+}
 
 async fn create_returns_the_resource(store: Store) {
     let app = TestApp::new(store).await;
