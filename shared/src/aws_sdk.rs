@@ -62,10 +62,7 @@ async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
         if let Some(region) = region(&environment, Some(endpoint)) {
             loader = loader.region(Region::new(region));
         }
-        let has_credentials = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if !has_credentials {
+        if ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"].iter().all(|name| environment(name).is_none()) {
             loader = loader.credentials_provider(local_credentials());
         }
     }

@@ -3,7 +3,7 @@
 //! a `parentKey` under `children_prefix(id)` (index `byParent`), so one query finds a job's
 //! children for its lists and its cascade. While a delete cascades, the job carries `deleting`.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -80,42 +80,34 @@ pub fn visible(record: Record) -> Result<Option<JobInfo>, StoreError> {
 }
 
 /// A job info of a listed page, as the answer writes it out.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
 pub enum Listed {
-    /// The item's stored JSON (the embedded store's records). It was written by serializing a
-    /// `JobInfo` (`to_item`), so each of its API fields already reads as the answer writes it:
-    /// they are copied out, not decoded into a `JobInfo` and encoded again (most of a warm list
-    /// request's own work).
-    Text(Box<str>),
+    /// The API's fields copied out of the item's stored JSON (the embedded store's records). It
+    /// was written by serializing a `JobInfo` (`to_item`), so each field already reads as the
+    /// answer writes it: nothing is decoded into a `JobInfo` and encoded again (most of a warm
+    /// list request's own work).
+    Text(Box<RawValue>),
     /// Decoded (DynamoDB's records, whose attributes arrive decoded).
     Job(JobInfo),
 }
 
 impl Listed {
-    /// The job a page's record holds, unless it is being deleted. Stored text is checked here to
-    /// hold every field (`ApiFields`), so writing the answer cannot fail half-way.
+    /// The job a page's record holds, unless it is being deleted. A stored text missing a field
+    /// is refused here, before any of the answer is written.
     pub fn of(record: Record) -> Result<Option<Self>, StoreError> {
         if record.has(DELETING) {
             return Ok(None);
         }
         match record {
             Record::Json(text) => {
-                serde_json::from_str::<ApiFields>(&text).map_err(|e| StoreError::Mapping(e.to_string()))?;
-                Ok(Some(Self::Text(text)))
+                let mapping = |e: serde_json::Error| StoreError::Mapping(e.to_string());
+                let fields: ApiFields = serde_json::from_str(&text).map_err(mapping)?;
+                serde_json::value::to_raw_value(&fields)
+                    .map(|fields| Some(Self::Text(fields)))
+                    .map_err(mapping)
             }
             record => record.decode().map(|job| Some(Self::Job(job))),
-        }
-    }
-}
-
-impl Serialize for Listed {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Job(job) => job.serialize(serializer),
-            Self::Text(text) => {
-                let fields: ApiFields = serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
-                fields.serialize(serializer)
-            }
         }
     }
 }

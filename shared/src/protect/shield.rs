@@ -92,7 +92,8 @@ pub struct Shield {
     /// The set's search state (mostly the lazy DFA's states, built as the inputs need them),
     /// kept between requests. `warm` leaves one that has seen a browser's request, so a cold
     /// start's first request does not build those states itself. An inspection never waits, so
-    /// there are never more than the threads that inspect at once.
+    /// there are never more than the threads that inspect at once. (regex-automata's own `Pool`
+    /// gives its first user's cache to that thread alone: the priming thread's, here.)
     caches: Mutex<Vec<Cache>>,
 }
 
