@@ -11,6 +11,10 @@
 #   SKIP_BUILD=1 infra/bench/cold-start.sh   # reuse the binaries built last time
 #   WARM=200 (default): then each binary answers 200 more invocations warm, and its peak RSS is printed
 #   ENV_JSON=my-env.json: the functions' variables from another file (e.g. a protection switched off)
+#   EMULATOR_WARMUP=300 (default): before anything is timed, one start of each binary answers that
+#       many invocations, so DynamoDB Local's JIT has compiled its calls' code (0: one start each)
+#   JWKS=infra/bench/jwks.json: the functions fetch Clerk's keys from the harness (as deployed,
+#       from Clerk) instead of reading infra/env.json's PEM
 #   SAM_BUILD_DIR=.aws-sam/build infra/bench/cold-start.sh   # the functions exactly as `sam build`
 #       made them (cargo-lambda, Zig's link); only the baselines and the harness are built here
 set -euo pipefail
@@ -56,4 +60,5 @@ for pair in "${pairs[@]}"; do
   targets+=("$name=$binary=${pair#*=}")
 done
 "$bin/cold-start" --runs "${RUNS:-15}" --warm "${WARM:-200}" --table darasa-bench --endpoint "$DARASA_TEST_DYNAMODB_ENDPOINT" \
-  --env-json "${ENV_JSON:-infra/env.json}" "${targets[@]}"
+  --env-json "${ENV_JSON:-infra/env.json}" --emulator-warmup "${EMULATOR_WARMUP:-300}" \
+  ${JWKS:+--jwks "$JWKS"} "${targets[@]}"

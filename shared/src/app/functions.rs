@@ -19,6 +19,9 @@ pub struct Function {
     /// Streams its answers (function URL, RESPONSE_STREAM) instead of buffering them.
     pub streaming: bool,
     pub needs: Needs,
+    /// Its routes take Clerk session tokens (all but the webhook's), so its cold start fetches
+    /// the keys that verify them during Init (`Verifier::prime`).
+    pub sessions: bool,
     /// Attaches the providers `needs` names to the common state (`AppState::from_config`). A
     /// function pointer per entry, so each binary links only its own function's providers: a
     /// run-time test of `needs` would link every model adapter, the offline engine and its data
@@ -59,17 +62,25 @@ pub const JOB_INFOS: Function = Function {
     routes: job_infos_routes,
     streaming: false,
     needs: Needs::NONE,
+    sessions: true,
     providers: no_providers,
 };
 /// The caller's profile and quotas, their standing against the protection rules, and the export
 /// of everything held about them.
-pub const ME: Function =
-    Function { name: "me", routes: me_routes, streaming: false, needs: Needs::NONE, providers: no_providers };
+pub const ME: Function = Function {
+    name: "me",
+    routes: me_routes,
+    streaming: false,
+    needs: Needs::NONE,
+    sessions: true,
+    providers: no_providers,
+};
 pub const CLERK_WEBHOOK: Function = Function {
     name: "clerk-webhook",
     routes: webhooks::routes,
     streaming: false,
     needs: Needs { webhooks: true, ..Needs::NONE },
+    sessions: false,
     providers: webhook_providers,
 };
 pub const GENERATE_QUESTION: Function = Function {
@@ -77,6 +88,7 @@ pub const GENERATE_QUESTION: Function = Function {
     routes: questions::question_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    sessions: true,
     providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {
@@ -84,6 +96,7 @@ pub const GENERATE_FEEDBACK: Function = Function {
     routes: attempts::feedback_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    sessions: true,
     providers: model_providers,
 };
 /// Voice interviews: CRUD, Hume access tokens and transcripts, AI feedback.
@@ -92,6 +105,7 @@ pub const INTERVIEWS: Function = Function {
     routes: interviews::routes,
     streaming: false,
     needs: Needs { model: true, hume: true, webhooks: false },
+    sessions: true,
     providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {
@@ -99,6 +113,7 @@ pub const ANALYZE_RESUME: Function = Function {
     routes: resumes::analyze_routes,
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
+    sessions: true,
     providers: model_providers,
 };
 
@@ -125,18 +140,36 @@ pub fn all_routes() -> Router<AppState> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
     use crate::config::Vars;
 
-    /// Each entry's providers attach what its `needs` name, and nothing else.
+    /// Each entry's providers attach what its `needs` name, and nothing else; a function whose
+    /// routes take session tokens asks for Clerk's keys during its start, the webhook's does not.
     #[tokio::test]
     async fn providers_attach_what_the_needs_name() {
+        let jwks_requests = Arc::new(AtomicUsize::new(0));
+        let counted = jwks_requests.clone();
+        // Clerk's keys on loopback, down: a failed prime is only logged.
+        let jwks = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { axum::http::StatusCode::SERVICE_UNAVAILABLE }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, jwks).await });
         let lookup = |name: &str| {
             let value = match name {
                 "TABLE_NAME" => "darasa",
-                // Never contacted: building the state makes no call.
+                // Refuses at once: the table's prime fails, which a start only logs.
                 "DYNAMODB_ENDPOINT" => "http://127.0.0.1:9",
                 "CLERK_ISSUER" => "https://tests.darasa.invalid",
+                "CLERK_JWKS_URL" => &jwks_url,
                 "CLERK_WEBHOOK_SIGNING_SECRET" => "whsec_ZGFyYXNhLWZpeHR1cmUta2V5LW5vdC1zZWNyZXQh",
                 _ => return None,
             };
@@ -144,9 +177,14 @@ mod tests {
         };
         let config = Config::from_vars(&Vars(&lookup), Needs::ALL).await.expect("a whole configuration");
         for function in FUNCTIONS {
+            let before = jwks_requests.load(Ordering::SeqCst);
             let state = AppState::from_config(&config, function).await.expect("a state");
             assert_eq!(state.model.is_some(), function.needs.model, "{}: model", function.name);
             assert_eq!(state.webhooks.is_some(), function.needs.webhooks, "{}: webhooks", function.name);
+            let asked = jwks_requests.load(Ordering::SeqCst) - before;
+            assert_eq!(asked, usize::from(function.sessions), "{}: Clerk's keys asked for", function.name);
         }
+        server.abort();
+        assert!(FUNCTIONS.iter().any(|function| !function.sessions), "the webhook takes no session");
     }
 }

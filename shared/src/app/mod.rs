@@ -95,13 +95,20 @@ impl AppState {
         state.with_model(model_for(model))
     }
 
-    /// A deployed function's state: DynamoDB, Clerk, and the providers its entry attaches.
+    /// A deployed function's state: DynamoDB, Clerk, and the providers its entry attaches. What
+    /// every first request needs is made ready here, at once: the protection rules (on a blocking
+    /// thread), the table's connections and, for routes that take session tokens, Clerk's keys.
     pub async fn from_config(config: &Config, function: &Function) -> Result<Self, StartupError> {
-        let verifier = Verifier::new(config.auth.clone(), http_client::shared(), clock::system())?;
+        let verifier = Arc::new(Verifier::new(config.auth.clone(), http_client::shared(), clock::system())?);
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
         protection.prime();
-        let state =
-            Self::new(dynamo_table(&config.table).await, Arc::new(verifier)).with_protection(protection);
+        let keys = async {
+            if function.sessions {
+                verifier.prime().await;
+            }
+        };
+        let (table, ()) = tokio::join!(dynamo_table(&config.table), keys);
+        let state = Self::new(table, verifier).with_protection(protection);
         (function.providers)(state, config)
     }
 }

@@ -133,26 +133,49 @@ impl JwksCache {
         self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Fetches the key set unless one is held: during a cold start's Init, so the first request
+    /// finds the keys (in AWS a fetch is a new TLS connection to Clerk, at the function's share of
+    /// a CPU once Init is over). A failure is logged and throttles nothing: the first request
+    /// that needs a key tries again.
+    pub(crate) async fn prime(&self) {
+        let _guard = self.refresh.lock().await;
+        if self.read().fetched_at.is_some() {
+            return;
+        }
+        let started = self.clock.now();
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match self.fetch().await {
+            Ok(keys) => self.store(keys, started),
+            Err(cause) => {
+                tracing::warn!(%cause, "JWKS fetch during start-up failed; the first request retries")
+            }
+        }
+    }
+
     /// Fetches once and records the outcome. Callers hold `refresh`.
     async fn refresh_now(&self) {
         let started = self.clock.now();
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = self.fetch().await;
-        let mut state = self.write();
-        state.attempted_at = Some(started);
-        match result {
-            Ok(keys) => {
-                tracing::debug!(keys = keys.len(), "JWKS refreshed");
-                state.keys = keys;
-                state.fetched_at = Some(started);
-                state.retry_at = 0;
-            }
+        match self.fetch().await {
+            Ok(keys) => self.store(keys, started),
             Err(cause) => {
+                let mut state = self.write();
+                state.attempted_at = Some(started);
                 // Keep whatever keys we have: a Clerk outage must not sign everyone out.
                 tracing::warn!(%cause, cached_keys = state.keys.len(), "JWKS fetch failed");
                 state.retry_at = started + RETRY_AFTER_FAILURE_SECONDS;
             }
         }
+    }
+
+    /// Keys fetched by an attempt that started at `started`.
+    fn store(&self, keys: HashMap<String, Arc<DecodingKey>>, started: i64) {
+        tracing::debug!(keys = keys.len(), "JWKS refreshed");
+        let mut state = self.write();
+        state.attempted_at = Some(started);
+        state.keys = keys;
+        state.fetched_at = Some(started);
+        state.retry_at = 0;
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {

@@ -11,6 +11,7 @@ mod jwks;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -29,6 +30,9 @@ use crate::plans::Features;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, as Clerk's SDK does (`DEFAULT_CLOCK_SKEW_IN_MS`).
 pub const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// How long a cold start's Init waits for `Verifier::prime`.
+const PRIME_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The cookie Clerk sets for same-origin requests.
 pub const SESSION_COOKIE: &str = "__session";
@@ -229,6 +233,15 @@ impl Verifier {
     /// Verifications answered from the verified-token cache so far.
     pub fn token_cache_hits(&self) -> u64 {
         self.tokens.hits()
+    }
+
+    /// Fetches the JWKS now, if that is where the keys come from, so a cold start's first request
+    /// does not: called during Init, beside the table's prime. Bounded by `PRIME_TIMEOUT`; a
+    /// failed or slow fetch is left to the first request, as without it.
+    pub async fn prime(&self) {
+        if let Keys::Jwks(cache) = &self.keys {
+            let _ = tokio::time::timeout(PRIME_TIMEOUT, cache.prime()).await;
+        }
     }
 
     /// How many JWKS fetches were attempted (0 with a PEM key).

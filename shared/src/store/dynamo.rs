@@ -46,6 +46,11 @@ const BACKOFF_CAP_MS: u64 = 200;
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a cold start waits for `DynamoTable::prime`.
 const PRIME_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections `DynamoTable::prime` opens: as many as a first request sends calls at once (a new
+/// client's two windows, each a count and a read of the previous window, or one window beside the
+/// route's reads). Each call in flight needs a connection of its own (HTTP/1.1), and in AWS every
+/// new one is a TLS handshake.
+const PRIME_CONNECTIONS: usize = 4;
 /// Removed by an otherwise empty update: DynamoDB needs some update expression in a transaction
 /// and refuses to SET key attributes, while removing an attribute nobody writes is a no-op that
 /// still creates an absent item, as an empty update should.
@@ -70,18 +75,19 @@ impl DynamoTable {
         Self { client, table_name: table_name.into() }
     }
 
-    /// Reads an item that never exists, and ignores the answer: it opens the client's connection
-    /// (TCP and, against AWS, TLS) and settles the SDK's lazy set-up (endpoint, credentials,
-    /// signing). Called during a cold start's Init, which Lambda runs with a whole CPU whatever
-    /// the memory setting, so the first request does not pay for them at a 128 MB function's
-    /// share. Bounded: an unreachable table delays Init by at most `PRIME_TIMEOUT`, and the request
-    /// meets the error again.
+    /// Reads an item that never exists, `PRIME_CONNECTIONS` times at once, and ignores the
+    /// answers: it opens the connections a first request uses (TCP and, against AWS, TLS) and
+    /// settles the SDK's lazy set-up (endpoint, credentials, signing). Called during a cold
+    /// start's Init, which Lambda runs with a whole CPU whatever the memory setting, so the first
+    /// request does not pay for them at a 128 MB function's share. Bounded: an unreachable table
+    /// delays Init by at most `PRIME_TIMEOUT`, and the request meets the error again.
     pub async fn prime(&self) {
         let Ok(key) = Self::key_attributes(&Key::new("PRIME", "PRIME")) else {
             return;
         };
-        let read = self.client.get_item().table_name(&self.table_name).set_key(Some(key)).send();
-        let _ = tokio::time::timeout(PRIME_TIMEOUT, read).await;
+        let reads = (0..PRIME_CONNECTIONS)
+            .map(|_| self.client.get_item().table_name(&self.table_name).set_key(Some(key.clone())).send());
+        let _ = tokio::time::timeout(PRIME_TIMEOUT, futures::future::join_all(reads)).await;
     }
 
     pub fn table_name(&self) -> &str {
@@ -693,6 +699,12 @@ mod tests {
     use aws_sdk_dynamodb::types::CancellationReason;
     use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::ConnectInfo;
+
     use super::*;
 
     fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, ()> {
@@ -745,6 +757,50 @@ mod tests {
         .await;
         assert!(result.unwrap_err().is_condition_failed());
         assert_eq!(calls, 1);
+    }
+
+    /// A DynamoDB endpoint on loopback that answers every call `{}` (an absent item) after a
+    /// moment, and records each connection's client address.
+    async fn counting_endpoint() -> (String, Arc<Mutex<HashSet<SocketAddr>>>, tokio::task::JoinHandle<()>) {
+        let peers = Arc::new(Mutex::new(HashSet::new()));
+        let seen = peers.clone();
+        let answer = move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().insert(peer);
+                // Long enough that calls sent at once are all in flight together.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ([(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")], "{}")
+            }
+        };
+        let app = axum::Router::new().route("/", axum::routing::post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        });
+        (endpoint, peers, server)
+    }
+
+    #[tokio::test]
+    async fn priming_opens_the_connections_a_first_requests_calls_use() {
+        let (endpoint, peers, server) = counting_endpoint().await;
+        let table = DynamoTable::connect(Some(&endpoint), "primed").await;
+        table.prime().await;
+        let primed = peers.lock().unwrap().len();
+
+        let table = &table;
+        let reads = (0..PRIME_CONNECTIONS).map(|n| {
+            let key = Key::new("USER#u", format!("JOBINFO#{n}"));
+            async move { table.get(&key).await }
+        });
+        let answers = futures::future::join_all(reads).await;
+        let after = peers.lock().unwrap().clone();
+        server.abort();
+
+        assert_eq!(primed, PRIME_CONNECTIONS);
+        assert!(answers.iter().all(|answer| matches!(answer, Ok(None))), "{answers:?}");
+        assert_eq!(after.len(), PRIME_CONNECTIONS, "the calls at once found their connections open");
     }
 
     #[test]

@@ -475,6 +475,31 @@ async fn clerk_down_at_cold_start_is_503_not_401() {
 }
 
 #[tokio::test]
+async fn priming_fetches_the_keys_so_the_first_token_needs_no_fetch() {
+    let harness = Harness::jwks(&[]).await;
+    harness.verifier.prime().await;
+    assert_eq!((harness.verifier.jwks_fetch_count(), harness.fake().hits()), (1, 1));
+
+    harness.accepts(&harness.valid_token()).await;
+    harness.verifier.prime().await;
+    assert_eq!(harness.fake().hits(), 1, "the first token and a second prime found the keys held");
+}
+
+#[tokio::test]
+async fn a_failed_prime_leaves_the_fetch_to_the_first_request_unthrottled() {
+    let harness = Harness::jwks(&[]).await;
+    harness.fake().fail(true);
+    harness.verifier.prime().await;
+    assert_eq!(harness.fake().hits(), 1);
+
+    // Clerk is back a moment later, well inside the throttle that follows a failed refresh.
+    harness.fake().fail(false);
+    harness.clock.advance(1);
+    harness.accepts(&harness.valid_token()).await;
+    assert_eq!(harness.fake().hits(), 2);
+}
+
+#[tokio::test]
 async fn pem_key_source_needs_no_network() {
     // No fake server, and a client that cannot reach anything: the PEM is all we need.
     let harness = Harness::new(test_key().auth_config(), None);
@@ -484,6 +509,7 @@ async fn pem_key_source_needs_no_network() {
     let body = harness.accepts(&no_kid).await;
     assert_eq!(body["features"], json!(["unlimited_questions"]));
     harness.accepts(&test_key().mint("user_dev", &["5_questions"], 60, T0)).await;
+    harness.verifier.prime().await;
     assert_eq!(harness.verifier.jwks_fetch_count(), 0);
 
     let fresh = Harness::new(test_key().auth_config(), None);

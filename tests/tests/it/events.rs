@@ -320,3 +320,34 @@ async fn a_tampered_event_token_is_a_401_response_not_a_lambda_error() {
     assert_eq!(response["statusCode"], 401);
     assert_eq!(response["headers"]["content-type"], "application/problem+json");
 }
+
+/// The cold-start benchmark serves `infra/bench/jwks.json` as Clerk's keys (to time a start that
+/// fetches them): it must hold the key the events' tokens are signed with, under their `kid`.
+#[tokio::test]
+async fn the_benchmarks_key_set_verifies_every_events_token() {
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("infra/bench/jwks.json")).unwrap()).unwrap();
+    let clerk = darasa_tests::clerk::FakeJwks::start(keys).await;
+    let env: Value = serde_json::from_str(&std::fs::read_to_string(repo("infra/env.json")).unwrap()).unwrap();
+    let config = darasa::auth::AuthConfig {
+        issuer: env["Parameters"]["CLERK_ISSUER"].as_str().unwrap().to_owned(),
+        keys: darasa::auth::KeySource::Jwks { url: clerk.url(), bearer: None },
+        authorized_parties: Vec::new(),
+    };
+    let http = darasa::http_client::builder().no_proxy().build().unwrap();
+    let verifier = darasa::auth::Verifier::new(config, http, darasa::clock::system()).unwrap();
+    let mut verified = 0;
+    for entry in std::fs::read_dir(repo("infra/events")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|extension| extension != "json") {
+            continue;
+        }
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(authorization) = event["headers"]["authorization"].as_str() else { continue };
+        let token = authorization.strip_prefix("Bearer ").unwrap();
+        verifier.verify(token).await.unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        verified += 1;
+    }
+    assert!(verified >= 10, "only {verified} events carry a token");
+    assert_eq!(clerk.hits(), 1);
+}

@@ -4,10 +4,17 @@
 //! behind it. `infra/bench/cold-start.sh` builds the binaries and runs this; see
 //! docs/performance.md.
 //!
-//! Usage: cold-start --runs N [--warm M] --table PREFIX --endpoint URL --env-json infra/env.json (each binary gets table PREFIX-<n>)
+//! Usage: cold-start --runs N [--warm M] [--emulator-warmup W] [--jwks FILE] --table PREFIX
+//!        --endpoint URL --env-json infra/env.json (each binary gets table PREFIX-<n>)
 //!        NAME=BINARY=EVENT [NAME=BINARY=EVENT ...]
 //! With `--warm M`, one more start per binary then answers M more invocations of the same event
 //! (warm, one at a time, as Lambda sends them) and its peak RSS (VmHWM) is printed.
+//! With `--emulator-warmup W`, before anything is timed one start of each binary answers W
+//! invocations (on tables of their own): DynamoDB Local then runs its calls' code compiled, not
+//! while its JIT compiler takes one of the machine's cores, which DynamoDB itself never does.
+//! With `--jwks FILE`, the functions get Clerk's keys from this program (FILE served at
+//! `/.well-known/jwks.json`) instead of infra/env.json's PEM, as deployed functions get them from
+//! Clerk: each cold start then fetches them.
 //! The first two entries named `hello` and `naive` (if given) are the baselines every row is
 //! compared with.
 
@@ -62,12 +69,20 @@ struct Api {
     webhook_secret: Option<Arc<str>>,
     run: Arc<Mutex<Run>>,
     done: mpsc::UnboundedSender<Result<(Instant, Instant, u16), String>>,
+    /// The JWKS document to serve, with `--jwks`.
+    jwks: Option<Arc<String>>,
+}
+
+/// What every run shares.
+struct Options {
+    jwks: Option<Arc<String>>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut runs, mut warm, mut table, mut endpoint, mut env_json) = (15usize, 0usize, None, None, None);
+    let (mut emulator_warmup, mut jwks) = (0usize, None);
     let mut targets = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -76,6 +91,13 @@ async fn main() -> anyhow::Result<()> {
             "--table" => table = args.next(),
             "--endpoint" => endpoint = args.next(),
             "--env-json" => env_json = args.next().map(PathBuf::from),
+            "--emulator-warmup" => emulator_warmup = args.next().context("--emulator-warmup W")?.parse()?,
+            "--jwks" => {
+                let path = args.next().context("--jwks FILE")?;
+                jwks = Some(Arc::new(
+                    std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
+                ));
+            }
             spec => {
                 let mut parts = spec.splitn(3, '=');
                 let (Some(name), Some(binary), Some(event)) = (parts.next(), parts.next(), parts.next())
@@ -89,7 +111,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let table = table.context("--table NAME")?;
     let endpoint = endpoint.context("--endpoint URL")?;
-    let env = function_env(env_json.as_deref(), &table, &endpoint)?;
+    let mut env = function_env(env_json.as_deref(), &table, &endpoint)?;
+    if jwks.is_some() {
+        // The URL is set per run: each has its own address.
+        env.remove("CLERK_JWT_KEY");
+    }
+    let options = Options { jwks };
 
     // A table of its own for each binary: the events share one user, and the AI routes' per-user
     // window (100 a minute) would otherwise be spent by the binaries timed before it.
@@ -97,12 +124,19 @@ async fn main() -> anyhow::Result<()> {
     for index in 0..targets.len() {
         envs.push(table_for(&env, &endpoint, &format!("{table}-{index}")).await?);
     }
-    // One uncounted run of each first (page cache, DynamoDB Local's JIT), then the runs in rounds
-    // of one start per binary, so every binary meets the emulator in the same state: it answers
-    // its first thousands of calls more slowly, and timing one binary after another made the
-    // ratio depend on the order.
-    for (target, env) in targets.iter().zip(&envs) {
-        let _ = cold_start(target, env, 0).await;
+    // One uncounted run of each first (page cache, DynamoDB Local's JIT; with --emulator-warmup,
+    // many invocations on tables of their own), then the runs in rounds of one start per binary,
+    // so every binary meets the emulator in the same state: it answers its first thousands of
+    // calls more slowly, and timing one binary after another made the ratio depend on the order.
+    for (index, (target, env)) in targets.iter().zip(&envs).enumerate() {
+        if emulator_warmup > 0 {
+            let warmup = table_for(env, &endpoint, &format!("{table}-{index}-w")).await?;
+            if let Err(error) = cold_start(target, &warmup, emulator_warmup, &options).await {
+                eprintln!("{}: warm-up: {error:#}", target.name);
+            }
+        } else {
+            let _ = cold_start(target, env, 0, &options).await;
+        }
     }
     let mut results: Vec<(String, u64, Vec<Sample>, Option<u16>)> = targets
         .iter()
@@ -113,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     for _ in 0..runs {
         for ((target, env), (_, _, samples, status)) in targets.iter().zip(&envs).zip(&mut results) {
-            match cold_start(target, env, 0).await {
+            match cold_start(target, env, 0, &options).await {
                 Ok((sample, code, _)) => {
                     samples.push(sample);
                     *status = Some(code);
@@ -169,19 +203,21 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "({runs} rounds of one start per binary, after one warm-up each; times from exec; status is the last run's HTTP status)"
+        "({runs} rounds of one start per binary, after {}; times from exec; status is the last run's HTTP status{})",
+        if emulator_warmup > 0 {
+            format!("{emulator_warmup} warm-up invocations each")
+        } else {
+            "one warm-up each".to_owned()
+        },
+        if options.jwks.is_some() { "; Clerk's keys fetched from --jwks" } else { "" }
     );
     if warm > 0 {
         println!("peak RSS (VmHWM) after 1 invocation and after {} (one at a time, warm):", warm + 1);
         for (index, target) in targets.iter().enumerate() {
-            let cold =
-                cold_start(target, &table_for(&env, &endpoint, &format!("{table}-{index}-a")).await?, 0)
-                    .await
-                    .map(|(.., rss)| rss);
-            let loaded =
-                cold_start(target, &table_for(&env, &endpoint, &format!("{table}-{index}-b")).await?, warm)
-                    .await
-                    .map(|(.., rss)| rss);
+            let cold = table_for(&env, &endpoint, &format!("{table}-{index}-a")).await?;
+            let cold = cold_start(target, &cold, 0, &options).await.map(|(.., rss)| rss);
+            let loaded = table_for(&env, &endpoint, &format!("{table}-{index}-b")).await?;
+            let loaded = cold_start(target, &loaded, warm, &options).await.map(|(.., rss)| rss);
             match (cold, loaded) {
                 (Ok(cold), Ok(loaded)) => println!(
                     "{:<20} {:>6.1} MiB -> {:>6.1} MiB",
@@ -298,11 +334,18 @@ async fn cold_start(
     target: &Target,
     env: &BTreeMap<String, String>,
     warm: usize,
+    options: &Options,
 ) -> anyhow::Result<(Sample, u16, u64)> {
     let (done, mut finished) = mpsc::unbounded_channel();
     let run = Arc::new(Mutex::new(Run { next_at: None, remaining: 1 + warm }));
     let webhook_secret = env.get("CLERK_WEBHOOK_SIGNING_SECRET").map(|secret| Arc::from(secret.as_str()));
-    let api = Api { event: Arc::new(target.event.clone()), webhook_secret, run: run.clone(), done };
+    let api = Api {
+        event: Arc::new(target.event.clone()),
+        webhook_secret,
+        run: run.clone(),
+        done,
+        jwks: options.jwks.clone(),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address: SocketAddr = listener.local_addr()?;
     let router = Router::new()
@@ -310,14 +353,19 @@ async fn cold_start(
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(error))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(api);
     // The receiver keeps the kernel's defaults (no TCP_NODELAY, no quick ACK), as a server does.
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
+    let mut env = env.clone();
+    if options.jwks.is_some() {
+        env.insert("CLERK_JWKS_URL".into(), format!("http://{address}/.well-known/jwks.json"));
+    }
     let started = Instant::now();
     let mut child = tokio::process::Command::new(&target.binary)
         .env_clear()
-        .envs(env)
+        .envs(&env)
         .env("AWS_LAMBDA_FUNCTION_NAME", &target.name)
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
         .stdin(Stdio::null())
@@ -368,6 +416,14 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// `GET /.well-known/jwks.json`: Clerk's keys, with `--jwks`.
+async fn jwks(State(api): State<Api>) -> Response {
+    match api.jwks {
+        Some(keys) => ([("content-type", "application/json")], keys.as_str().to_owned()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET /invocation/next`: the event as many times as the run asks; then waits until the process
