@@ -14,13 +14,17 @@ pub use functions::{FUNCTIONS, Function, all_routes};
 use crate::ai::SharedModel;
 use crate::auth::{AuthError, Verifier};
 use crate::clock;
-use crate::config::{Config, ConfigError, ModelConfig, TableConfig};
+use crate::config::{Config, ConfigError, ModelConfig};
 use crate::http_client;
 use crate::hume::{HumeClient, HumeConfig};
 use crate::protect::{Modes, Protection};
 use crate::store::SharedTable;
 use crate::store::dynamo::DynamoTable;
 use crate::webhooks::WebhookVerifier;
+
+/// How long a cold start's Init waits for what `AppState::from_config` primes (the table's
+/// connections, Clerk's keys).
+const PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -102,13 +106,16 @@ impl AppState {
         let verifier = Arc::new(Verifier::new(config.auth.clone(), http_client::shared(), clock::system())?);
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
         protection.prime();
+        let table = DynamoTable::connect(config.table.endpoint.as_deref(), &config.table.name).await;
         let keys = async {
             if function.sessions {
                 verifier.prime().await;
             }
         };
-        let (table, ()) = tokio::join!(dynamo_table(&config.table), keys);
-        let state = Self::new(table, verifier).with_protection(protection);
+        // A table or a Clerk that does not answer delays Init this long at most; the first request
+        // then meets it again.
+        let _ = tokio::time::timeout(PRIME_TIMEOUT, async { tokio::join!(table.prime(), keys) }).await;
+        let state = Self::new(Arc::new(table), verifier).with_protection(protection);
         (function.providers)(state, config)
     }
 }
@@ -136,13 +143,6 @@ pub fn model_for(config: &ModelConfig) -> SharedModel {
         ModelConfig::OpenAi(openai) => crate::ai::openai::OpenAi::shared(openai.clone()),
         ModelConfig::Offline => crate::ai::offline::OfflineModel::shared(),
     }
-}
-
-/// The DynamoDB adapter for a table configuration, its connection open.
-pub async fn dynamo_table(table: &TableConfig) -> SharedTable {
-    let dynamo = DynamoTable::connect(table.endpoint.as_deref(), &table.name).await;
-    dynamo.prime().await;
-    Arc::new(dynamo)
 }
 
 /// Routes bound to their state, behind the protection layer and the common layers.

@@ -142,40 +142,35 @@ impl JwksCache {
         if self.read().fetched_at.is_some() {
             return;
         }
-        let started = self.clock.now();
-        self.fetches.fetch_add(1, Ordering::Relaxed);
-        match self.fetch().await {
-            Ok(keys) => self.store(keys, started),
-            Err(cause) => {
-                tracing::warn!(%cause, "JWKS fetch during start-up failed; the first request retries")
-            }
+        if let Err((cause, _)) = self.attempt().await {
+            tracing::warn!(%cause, "JWKS fetch during start-up failed; the first request retries");
         }
     }
 
     /// Fetches once and records the outcome. Callers hold `refresh`.
     async fn refresh_now(&self) {
-        let started = self.clock.now();
-        self.fetches.fetch_add(1, Ordering::Relaxed);
-        match self.fetch().await {
-            Ok(keys) => self.store(keys, started),
-            Err(cause) => {
-                let mut state = self.write();
-                state.attempted_at = Some(started);
-                // Keep whatever keys we have: a Clerk outage must not sign everyone out.
-                tracing::warn!(%cause, cached_keys = state.keys.len(), "JWKS fetch failed");
-                state.retry_at = started + RETRY_AFTER_FAILURE_SECONDS;
-            }
+        if let Err((cause, started)) = self.attempt().await {
+            let mut state = self.write();
+            state.attempted_at = Some(started);
+            // Keep whatever keys we have: a Clerk outage must not sign everyone out.
+            tracing::warn!(%cause, cached_keys = state.keys.len(), "JWKS fetch failed");
+            state.retry_at = started + RETRY_AFTER_FAILURE_SECONDS;
         }
     }
 
-    /// Keys fetched by an attempt that started at `started`.
-    fn store(&self, keys: HashMap<String, Arc<DecodingKey>>, started: i64) {
+    /// One counted fetch, its keys stored if it succeeds; else why it failed and when it started.
+    /// Callers hold `refresh`.
+    async fn attempt(&self) -> Result<(), (String, i64)> {
+        let started = self.clock.now();
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let keys = self.fetch().await.map_err(|cause| (cause, started))?;
         tracing::debug!(keys = keys.len(), "JWKS refreshed");
         let mut state = self.write();
         state.attempted_at = Some(started);
         state.keys = keys;
         state.fetched_at = Some(started);
         state.retry_at = 0;
+        Ok(())
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {

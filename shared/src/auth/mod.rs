@@ -11,7 +11,6 @@ mod jwks;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -30,9 +29,6 @@ use crate::plans::Features;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, as Clerk's SDK does (`DEFAULT_CLOCK_SKEW_IN_MS`).
 pub const CLOCK_SKEW_SECONDS: i64 = 5;
-
-/// How long a cold start's Init waits for `Verifier::prime`.
-const PRIME_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The cookie Clerk sets for same-origin requests.
 pub const SESSION_COOKIE: &str = "__session";
@@ -236,11 +232,11 @@ impl Verifier {
     }
 
     /// Fetches the JWKS now, if that is where the keys come from, so a cold start's first request
-    /// does not: called during Init, beside the table's prime. Bounded by `PRIME_TIMEOUT`; a
-    /// failed or slow fetch is left to the first request, as without it.
+    /// does not: called during Init, beside the table's prime (`AppState::from_config` bounds
+    /// both). A failed fetch is left to the first request, as without it.
     pub async fn prime(&self) {
         if let Keys::Jwks(cache) = &self.keys {
-            let _ = tokio::time::timeout(PRIME_TIMEOUT, cache.prime()).await;
+            cache.prime().await;
         }
     }
 

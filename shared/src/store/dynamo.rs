@@ -44,8 +44,6 @@ const BACKOFF_START_MS: u64 = 4;
 const BACKOFF_CAP_MS: u64 = 200;
 /// How long `create_table_if_missing` waits for the table to become ACTIVE.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a cold start waits for `DynamoTable::prime`.
-const PRIME_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections `DynamoTable::prime` opens: as many as a first request sends calls at once (a new
 /// client's two windows, each a count and a read of the previous window, or one window beside the
 /// route's reads). Each call in flight needs a connection of its own (HTTP/1.1), and in AWS every
@@ -79,15 +77,15 @@ impl DynamoTable {
     /// answers: it opens the connections a first request uses (TCP and, against AWS, TLS) and
     /// settles the SDK's lazy set-up (endpoint, credentials, signing). Called during a cold
     /// start's Init, which Lambda runs with a whole CPU whatever the memory setting, so the first
-    /// request does not pay for them at a 128 MB function's share. Bounded: an unreachable table
-    /// delays Init by at most `PRIME_TIMEOUT`, and the request meets the error again.
+    /// request does not pay for them at a 128 MB function's share (`AppState::from_config` bounds
+    /// it: an unreachable table delays Init a little, and the request meets the error again).
     pub async fn prime(&self) {
         let Ok(key) = Self::key_attributes(&Key::new("PRIME", "PRIME")) else {
             return;
         };
         let reads = (0..PRIME_CONNECTIONS)
             .map(|_| self.client.get_item().table_name(&self.table_name).set_key(Some(key.clone())).send());
-        let _ = tokio::time::timeout(PRIME_TIMEOUT, futures::future::join_all(reads)).await;
+        futures::future::join_all(reads).await;
     }
 
     pub fn table_name(&self) -> &str {

@@ -328,14 +328,15 @@ async fn the_benchmarks_key_set_verifies_every_events_token() {
     let keys: Value =
         serde_json::from_str(&std::fs::read_to_string(repo("infra/bench/jwks.json")).unwrap()).unwrap();
     let clerk = darasa_tests::clerk::FakeJwks::start(keys).await;
-    let env: Value = serde_json::from_str(&std::fs::read_to_string(repo("infra/env.json")).unwrap()).unwrap();
-    let config = darasa::auth::AuthConfig {
-        issuer: env["Parameters"]["CLERK_ISSUER"].as_str().unwrap().to_owned(),
-        keys: darasa::auth::KeySource::Jwks { url: clerk.url(), bearer: None },
-        authorized_parties: Vec::new(),
-    };
+    // infra/env.json's configuration, with the URL in place of the PEM, as the harness gives it.
+    let env = std::fs::read_to_string(repo("infra/env.json")).unwrap();
+    let mut vars = config::sam_env_vars(&env, &function("me").logical_id()).unwrap();
+    vars.remove("CLERK_JWT_KEY");
+    vars.insert("CLERK_JWKS_URL".into(), clerk.url());
+    let lookup = |name: &str| vars.get(name).cloned();
+    let config = config::Config::from_vars(&config::Vars(&lookup), config::Needs::NONE).await.unwrap();
     let http = darasa::http_client::builder().no_proxy().build().unwrap();
-    let verifier = darasa::auth::Verifier::new(config, http, darasa::clock::system()).unwrap();
+    let verifier = darasa::auth::Verifier::new(config.auth, http, darasa::clock::system()).unwrap();
     let mut verified = 0;
     for entry in std::fs::read_dir(repo("infra/events")).unwrap() {
         let path = entry.unwrap().path();

@@ -111,11 +111,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let table = table.context("--table NAME")?;
     let endpoint = endpoint.context("--endpoint URL")?;
-    let mut env = function_env(env_json.as_deref(), &table, &endpoint)?;
-    if jwks.is_some() {
-        // The URL is set per run: each has its own address.
-        env.remove("CLERK_JWT_KEY");
-    }
+    let env = function_env(env_json.as_deref(), &table, &endpoint)?;
     let options = Options { jwks };
 
     // A table of its own for each binary: the events share one user, and the AI routes' per-user
@@ -360,6 +356,8 @@ async fn cold_start(
 
     let mut env = env.clone();
     if options.jwks.is_some() {
+        // Served by this run's own address; the PEM would win over the URL.
+        env.remove("CLERK_JWT_KEY");
         env.insert("CLERK_JWKS_URL".into(), format!("http://{address}/.well-known/jwks.json"));
     }
     let started = Instant::now();
