@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::clock::unix_seconds;
 
-use super::record::attributes;
+use super::record::Indexed;
 use super::{
     Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, Record, RecordPage, SK, StoreError,
     StoreResult, Table, Update, Write, is_expired,
@@ -185,27 +185,28 @@ impl Table for EmbeddedTable {
         page(query, live)
     }
 
-    /// As `query`, each item handed out as its stored text: only its keys, sort attribute and
-    /// expiry are read here (`record::attributes`); the reader decodes the rest once.
+    /// As `query`, each item handed out as its stored text with where its attributes sit
+    /// (`record::Indexed`, one pass): its keys, sort attribute and expiry are looked up there, and
+    /// the reader decodes or copies what it needs without reading the text again.
     async fn query_records(&self, query: &Query) -> StoreResult<RecordPage> {
         let now = unix_seconds();
         let attribute = query.index.map_or(SK, Index::attribute);
-        let wanted = [PK, SK, EXPIRES_AT, attribute];
         let rows = self
             .read_partition(&query.pk, |bytes| {
                 let mapping = |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
                 let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
-                let keys = attributes(text, &wanted).map_err(|e| mapping(&e))?;
-                if is_expired(&keys, now) {
-                    return Ok(Read::Expired(Key::of(&keys)));
+                let item = Indexed::read(text).map_err(|e| mapping(&e))?;
+                if item.i64(EXPIRES_AT).is_some_and(|at| at <= now) {
+                    let key = item.str(PK).zip(item.str(SK)).map(|(pk, sk)| Key::new(pk, sk));
+                    return Ok(Read::Expired(key));
                 }
-                let sort = keys.get(attribute).and_then(Value::as_str);
-                Ok(match (sort, keys.get(SK).and_then(Value::as_str)) {
+                let (sort, sk) = match (item.str(attribute), item.str(SK)) {
                     (Some(sort), Some(sk)) if sort.starts_with(&query.prefix) => {
-                        Read::Live((sort.to_owned(), sk.to_owned(), Record::Json(text.into())))
+                        (sort.into_owned(), sk.into_owned())
                     }
-                    _ => Read::Skip,
-                })
+                    _ => return Ok(Read::Skip),
+                };
+                Ok(Read::Live((sort, sk, Record::Json(item.into_owned()))))
             })
             .await?;
         let (records, more) = select(query, rows)?;

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use record::{Record, RecordPage};
+pub use record::{Copied, Indexed, JsonItem, Record, RecordPage};
 pub use schema::{EXPIRES_AT, Index, PK, SK};
 pub use transaction::{Guard, Transaction, TransactionError};
 

@@ -3,12 +3,15 @@
 //! The port's `Item` is a JSON map, which every reader then maps into its struct: for the
 //! embedded store, which keeps items as JSON text, that is two decodings of every item of every
 //! list (text into a map, the map into the struct), most of a warm list request. A `Record` of
-//! that store is the text itself; DynamoDB's stays the decoded attributes.
+//! that store is the text itself, read once for where its attributes sit (`Indexed`); DynamoDB's
+//! stays the decoded attributes.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
-use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{
     Cursor, Index, Item, PK, SK, StoreError, StoreResult, cut_at, from_item, json_len, json_len_bound,
@@ -19,8 +22,8 @@ use super::{
 pub enum Record {
     /// Attributes already decoded (DynamoDB's, through serde_dynamo).
     Item(Item),
-    /// The item's JSON as stored.
-    Json(Box<str>),
+    /// The item's JSON as stored, with where each attribute sits in it.
+    Json(JsonItem),
 }
 
 impl Record {
@@ -28,7 +31,9 @@ impl Record {
     pub fn decode<T: DeserializeOwned>(self) -> StoreResult<T> {
         match self {
             Self::Item(item) => from_item(item),
-            Self::Json(text) => serde_json::from_str(&text).map_err(|e| StoreError::Mapping(e.to_string())),
+            Self::Json(json) => {
+                serde_json::from_str(json.text()).map_err(|e| StoreError::Mapping(e.to_string()))
+            }
         }
     }
 
@@ -44,36 +49,35 @@ impl Record {
     pub fn has(&self, attribute: &str) -> bool {
         match self {
             Self::Item(item) => item.contains_key(attribute),
-            // The text was written by serde_json, which escapes no letter or digit: a name that is
-            // not in it at all is no attribute of it (the usual case: no further pass).
-            Self::Json(text) if !text.contains(attribute) => false,
-            Self::Json(text) => attributes(text, &[attribute]).is_ok_and(|found| !found.is_empty()),
+            Self::Json(json) => json.raw(attribute).is_some(),
         }
     }
 
     fn json_len(&self) -> usize {
         match self {
             Self::Item(item) => json_len(item),
-            Self::Json(text) => text.len(),
+            Self::Json(json) => json.text().len(),
         }
     }
 
     fn json_len_bound(&self) -> usize {
         match self {
             Self::Item(item) => json_len_bound(item),
-            Self::Json(text) => text.len(),
+            Self::Json(json) => json.text().len(),
         }
     }
 
-    /// The cursor that resumes after this item in a query over `index` (read from the text only
-    /// for the one item a page ends on).
+    /// The cursor that resumes after this item in a query over `index`.
     pub(super) fn position(&self, index: Option<Index>) -> Option<Cursor> {
         match self {
             Self::Item(item) => Cursor::after_item(item, index),
-            Self::Json(text) => {
+            Self::Json(json) => {
                 let names = [Some(PK), Some(SK), index.map(Index::attribute)];
-                let names: Vec<&str> = names.into_iter().flatten().collect();
-                Cursor::after_item(&attributes(text, &names).ok()?, index)
+                let mut keys = Item::new();
+                for name in names.into_iter().flatten() {
+                    keys.insert(name.to_owned(), json.str(name)?.into_owned().into());
+                }
+                Cursor::after_item(&keys, index)
             }
         }
     }
@@ -98,61 +102,169 @@ impl RecordPage {
     }
 }
 
-/// The attributes named in `names` that the JSON object `text` holds, read without decoding the
-/// others (the embedded store's keys, sort attributes and expiry of each stored item).
-pub(crate) fn attributes(text: &str, names: &[&str]) -> serde_json::Result<Item> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let found = deserializer.deserialize_map(Wanted(names))?;
-    deserializer.end()?;
-    Ok(found)
+/// A stored item as its JSON text, owned: what a page of the embedded store hands out.
+pub type JsonItem = Indexed<Box<str>>;
+
+/// A JSON object's text with where each of its attributes sits in it, found in one pass (serde_json
+/// checks the whole text on the way). Keys, a sort attribute, a flag or the fields an answer copies
+/// are then looked up, not parsed again: the embedded store's list requests read every item of a
+/// partition for its keys, and copy most of each listed one into the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indexed<T> {
+    text: T,
+    attributes: Vec<Attribute>,
 }
 
-/// Collects the wanted attributes of a map, skipping the rest.
-struct Wanted<'n>(&'n [&'n str]);
+/// Where one attribute of an `Indexed` text is.
+#[derive(Debug, Clone, PartialEq)]
+struct Attribute {
+    name: Name,
+    /// The value's JSON, as a byte range of the text.
+    value: Range<usize>,
+}
 
-impl<'de> Visitor<'de> for Wanted<'_> {
-    type Value = Item;
+/// An attribute's name: a range of the text, or the name itself when the text escapes some of it
+/// (serde_json writes the names of our attributes as they are, so that is for others' texts).
+#[derive(Debug, Clone, PartialEq)]
+enum Name {
+    At(Range<usize>),
+    Unescaped(Box<str>),
+}
+
+/// One attribute of `fields`'s object for `Indexed::copy_object`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// The text must hold it.
+    Required(&'static str),
+    /// Written as `null` when the text does not hold it (an `Option` that serde writes as `null`).
+    OrNull(&'static str),
+}
+
+impl<'t> Indexed<&'t str> {
+    /// Indexes the JSON object `text`; an error when it is not one.
+    pub fn read(text: &'t str) -> serde_json::Result<Self> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let attributes = deserializer.deserialize_map(Spans { base: text.as_ptr() as usize })?;
+        deserializer.end()?;
+        Ok(Self { text, attributes })
+    }
+
+    /// The same, owning a copy of the text.
+    pub fn into_owned(self) -> JsonItem {
+        Indexed { text: self.text.into(), attributes: self.attributes }
+    }
+}
+
+impl<T: AsRef<str>> Indexed<T> {
+    pub fn text(&self) -> &str {
+        self.text.as_ref()
+    }
+
+    /// `name`'s value as JSON text, if the object holds it.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        let text = self.text();
+        // The last of a repeated name, as serde_json's decoding keeps it.
+        let found = self.attributes.iter().rev().find(|attribute| match &attribute.name {
+            // Length and first byte before the bytes: most names differ there, without a call.
+            Name::At(range) => {
+                range.len() == name.len()
+                    && text.as_bytes().get(range.start) == name.as_bytes().first()
+                    && &text[range.clone()] == name
+            }
+            Name::Unescaped(unescaped) => &**unescaped == name,
+        })?;
+        Some(&text[found.value.clone()])
+    }
+
+    /// `name`'s value when it is a string (borrowed from the text unless it has escapes).
+    pub fn str(&self, name: &str) -> Option<Cow<'_, str>> {
+        let raw = self.raw(name)?;
+        match raw.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+            Some(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+            None => None,
+        }
+    }
+
+    /// `name`'s value when it is an integer.
+    pub fn i64(&self, name: &str) -> Option<i64> {
+        serde_json::from_str(self.raw(name)?).ok()
+    }
+
+    /// A JSON object of the `fields` named, each value copied as the text writes it, in that
+    /// order; `None` when a required one is missing. Nothing is decoded or encoded again.
+    pub fn copy_object(&self, fields: &[Copied]) -> Option<Box<RawValue>> {
+        let mut object = String::with_capacity(self.text().len());
+        for (at, field) in fields.iter().enumerate() {
+            let (name, value) = match *field {
+                Copied::Required(name) => (name, self.raw(name)?),
+                Copied::OrNull(name) => (name, self.raw(name).unwrap_or("null")),
+            };
+            object.push_str(if at == 0 { "{\"" } else { ",\"" });
+            object.push_str(name);
+            object.push_str("\":");
+            object.push_str(value);
+        }
+        object.push('}');
+        // Checked once more as JSON (a name needing escapes would fail here, not in the answer).
+        RawValue::from_string(object).ok()
+    }
+}
+
+/// Reads an object's attributes as ranges of the text starting at `base`. Every `'de` slice the
+/// deserializer hands out (borrowed names, `&RawValue`s) is part of that text, the only input.
+struct Spans {
+    base: usize,
+}
+
+impl Spans {
+    fn range(&self, part: &str) -> Range<usize> {
+        let start = part.as_ptr() as usize - self.base;
+        start..start + part.len()
+    }
+}
+
+impl<'de> Visitor<'de> for Spans {
+    type Value = Vec<Attribute>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a stored item (a JSON object)")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
-        let mut found = Item::new();
-        while let Some(wanted) = map.next_key_seed(Which(self.0))? {
-            match wanted {
-                Some(name) => {
-                    found.insert(name.to_owned(), map.next_value::<Value>()?);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(name) = map.next_key_seed(NameSeed(&self))? {
+            let value: &'de RawValue = map.next_value()?;
+            attributes.push(Attribute { name, value: self.range(value.get()) });
         }
-        Ok(found)
+        Ok(attributes)
     }
 }
 
-/// A key: which of the wanted names it is, if any (compared without allocating).
-struct Which<'n>(&'n [&'n str]);
+/// A name: its range when the text holds it as it is, else the unescaped name.
+struct NameSeed<'s>(&'s Spans);
 
-impl<'de, 'n> DeserializeSeed<'de> for Which<'n> {
-    type Value = Option<&'n str>;
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = Name;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de, 'n> Visitor<'de> for Which<'n> {
-    type Value = Option<&'n str>;
+impl<'de> Visitor<'de> for NameSeed<'_> {
+    type Value = Name;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("an attribute name")
     }
 
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().copied().find(|name| *name == key))
+    fn visit_borrowed_str<E: serde::de::Error>(self, name: &'de str) -> Result<Name, E> {
+        Ok(Name::At(self.0.range(name)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name, E> {
+        Ok(Name::Unescaped(name.into()))
     }
 }
 
@@ -162,26 +274,51 @@ mod tests {
 
     use super::*;
 
+    fn json(text: &str) -> Record {
+        Record::Json(Indexed::read(text).unwrap().into_owned())
+    }
+
     #[test]
-    fn only_the_wanted_attributes_are_read() {
-        let text = r#"{"pk":"USER#u","sk":"JOB#1","n\u0061me":"x","nested":{"pk":"inner"},"expiresAt":12}"#;
-        let found = attributes(text, &["pk", "expiresAt", "name", "absent"]).unwrap();
-        let expected = json!({"pk": "USER#u", "expiresAt": 12, "name": "x"});
-        assert_eq!(Value::Object(found), expected, "an escaped key matches too; nested keys do not");
-        assert!(attributes("[1]", &["pk"]).is_err());
-        assert!(attributes(r#"{"pk":"a"} trailing"#, &["pk"]).is_err());
+    fn an_indexed_text_finds_its_own_attributes_only() {
+        let text = r#"{"pk":"USER#u","sk":"JOB\"!1","n\u0061me":"x","nested":{"pk":"inner"},"expiresAt":12,"f":1.5}"#;
+        let indexed = Indexed::read(text).unwrap();
+        assert_eq!(indexed.str("pk").as_deref(), Some("USER#u"));
+        assert_eq!(indexed.str("sk").as_deref(), Some("JOB\"!1"), "an escaped value is decoded");
+        assert_eq!(indexed.str("name").as_deref(), Some("x"), "an escaped name is found by its name");
+        assert_eq!(indexed.raw("nested"), Some(r#"{"pk":"inner"}"#), "nested names are not attributes");
+        assert_eq!((indexed.i64("expiresAt"), indexed.i64("f"), indexed.i64("pk")), (Some(12), None, None));
+        assert_eq!((indexed.str("expiresAt"), indexed.raw("absent")), (None, None));
+        assert_eq!(
+            Indexed::read(r#"{"a":1,"a":2}"#).unwrap().raw("a"),
+            Some("2"),
+            "the last one, as decoding keeps"
+        );
+        assert!(Indexed::read("[1]").is_err());
+        assert!(Indexed::read(r#"{"pk":"a"} trailing"#).is_err());
+        assert!(Indexed::read(r#"{"pk":"a""#).is_err());
+    }
+
+    #[test]
+    fn an_object_copied_from_the_text_keeps_each_value_as_written() {
+        let indexed = Indexed::read(r#"{"b":"x\"y","pk":"P","a":[1,{"c":null}],"n":null}"#).unwrap();
+        let copied =
+            indexed.copy_object(&[Copied::Required("a"), Copied::OrNull("t"), Copied::Required("b")]);
+        assert_eq!(copied.unwrap().get(), r#"{"a":[1,{"c":null}],"t":null,"b":"x\"y"}"#);
+        assert!(indexed.copy_object(&[Copied::Required("t")]).is_none(), "a required field is missing");
+        let present_null = indexed.copy_object(&[Copied::Required("n")]).unwrap();
+        assert_eq!(present_null.get(), r#"{"n":null}"#);
     }
 
     #[test]
     fn a_json_record_decodes_and_answers_as_its_item_does() {
         let item: Item =
             serde_json::from_value(json!({"pk": "USER#u", "sk": "JOB#1", "deleting": null, "n": 1})).unwrap();
-        let text: Box<str> = serde_json::to_string(&item).unwrap().into();
-        let json = Record::Json(text);
+        let text = serde_json::to_string(&item).unwrap();
+        let json = json(&text);
         let decoded = Record::Item(item.clone());
         assert!(json.has("deleting") && decoded.has("deleting"), "present with a null value");
         assert!(!json.has("name") && !decoded.has("name"));
-        let nested = Record::Json(r#"{"pk":"USER#u","inner":{"name":1},"note":"name"}"#.into());
+        let nested = self::json(r#"{"pk":"USER#u","inner":{"name":1},"note":"name"}"#);
         assert!(!nested.has("name"), "in the text, but no attribute of the item");
         assert_eq!(json.json_len(), decoded.json_len());
         assert_eq!(json.clone().into_item().unwrap(), item);
@@ -195,9 +332,8 @@ mod tests {
 
     #[test]
     fn a_page_of_json_records_is_cut_at_the_budget_and_resumes_after_the_last_kept() {
-        let record = |n: usize| {
-            Record::Json(format!(r#"{{"pk":"USER#u","sk":"JOB#{n}","text":"{}"}}"#, "x".repeat(1000)).into())
-        };
+        let record =
+            |n: usize| json(&format!(r#"{{"pk":"USER#u","sk":"JOB#{n}","text":"{}"}}"#, "x".repeat(1000)));
         let page = RecordPage { records: (0..5).map(record).collect(), cursor: None }.bounded(None, 2500);
         assert_eq!(page.records.len(), 2);
         let after_second =
