@@ -22,6 +22,10 @@ pub struct Function {
     /// Its routes take Clerk session tokens (all but the webhook's), so its cold start fetches
     /// the keys that verify them during Init (`Verifier::prime`).
     pub sessions: bool,
+    /// The most DynamoDB calls one of its first requests sends at once, so the connections its
+    /// Init opens (`DynamoTable::prime`): a new client's window is a count and a read of the
+    /// previous window, beside a second window (the spending routes') or the route's own reads.
+    pub first_calls: usize,
     /// Attaches the providers `needs` names to the common state (`AppState::from_config`). A
     /// function pointer per entry, so each binary links only its own function's providers: a
     /// run-time test of `needs` would link every model adapter, the offline engine and its data
@@ -63,6 +67,7 @@ pub const JOB_INFOS: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
+    first_calls: 4,
     providers: no_providers,
 };
 /// The caller's profile and quotas, their standing against the protection rules, and the export
@@ -73,6 +78,7 @@ pub const ME: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
+    first_calls: 4,
     providers: no_providers,
 };
 pub const CLERK_WEBHOOK: Function = Function {
@@ -81,6 +87,8 @@ pub const CLERK_WEBHOOK: Function = Function {
     streaming: false,
     needs: Needs { webhooks: true, ..Needs::NONE },
     sessions: false,
+    // Its window's count and read; the delivery's writes come after.
+    first_calls: 2,
     providers: webhook_providers,
 };
 pub const GENERATE_QUESTION: Function = Function {
@@ -89,6 +97,7 @@ pub const GENERATE_QUESTION: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    first_calls: 4,
     providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {
@@ -97,6 +106,7 @@ pub const GENERATE_FEEDBACK: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    first_calls: 4,
     providers: model_providers,
 };
 /// Voice interviews: CRUD, Hume access tokens and transcripts, AI feedback.
@@ -106,6 +116,7 @@ pub const INTERVIEWS: Function = Function {
     streaming: false,
     needs: Needs { model: true, hume: true, webhooks: false },
     sessions: true,
+    first_calls: 4,
     providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {
@@ -114,6 +125,7 @@ pub const ANALYZE_RESUME: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    first_calls: 4,
     providers: model_providers,
 };
 

@@ -114,7 +114,10 @@ impl AppState {
         };
         // A table or a Clerk that does not answer delays Init this long at most; the first request
         // then meets it again.
-        let _ = tokio::time::timeout(PRIME_TIMEOUT, async { tokio::join!(table.prime(), keys) }).await;
+        let _ = tokio::time::timeout(PRIME_TIMEOUT, async {
+            tokio::join!(table.prime(function.first_calls), keys)
+        })
+        .await;
         let state = Self::new(Arc::new(table), verifier).with_protection(protection);
         (function.providers)(state, config)
     }

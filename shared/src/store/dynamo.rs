@@ -44,11 +44,6 @@ const BACKOFF_START_MS: u64 = 4;
 const BACKOFF_CAP_MS: u64 = 200;
 /// How long `create_table_if_missing` waits for the table to become ACTIVE.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Connections `DynamoTable::prime` opens: as many as a first request sends calls at once (a new
-/// client's two windows, each a count and a read of the previous window, or one window beside the
-/// route's reads). Each call in flight needs a connection of its own (HTTP/1.1), and in AWS every
-/// new one is a TLS handshake.
-const PRIME_CONNECTIONS: usize = 4;
 /// Removed by an otherwise empty update: DynamoDB needs some update expression in a transaction
 /// and refuses to SET key attributes, while removing an attribute nobody writes is a no-op that
 /// still creates an absent item, as an empty update should.
@@ -73,17 +68,18 @@ impl DynamoTable {
         Self { client, table_name: table_name.into() }
     }
 
-    /// Reads an item that never exists, `PRIME_CONNECTIONS` times at once, and ignores the
-    /// answers: it opens the connections a first request uses (TCP and, against AWS, TLS) and
-    /// settles the SDK's lazy set-up (endpoint, credentials, signing). Called during a cold
-    /// start's Init, which Lambda runs with a whole CPU whatever the memory setting, so the first
-    /// request does not pay for them at a 128 MB function's share (`AppState::from_config` bounds
-    /// it: an unreachable table delays Init a little, and the request meets the error again).
-    pub async fn prime(&self) {
+    /// Reads an item that never exists, `connections` times at once, and ignores the answers: it
+    /// opens as many connections as a first request sends calls at once (each call in flight
+    /// needs its own over HTTP/1.1: TCP and, against AWS, TLS) and settles the SDK's lazy set-up
+    /// (endpoint, credentials, signing). Called during a cold start's Init, which Lambda runs
+    /// with a whole CPU whatever the memory setting, so the first request does not pay for them
+    /// at a 128 MB function's share (`AppState::from_config` bounds it: an unreachable table
+    /// delays Init a little, and the request meets the error again).
+    pub async fn prime(&self, connections: usize) {
         let Ok(key) = Self::key_attributes(&Key::new("PRIME", "PRIME")) else {
             return;
         };
-        let reads = (0..PRIME_CONNECTIONS)
+        let reads = (0..connections)
             .map(|_| self.client.get_item().table_name(&self.table_name).set_key(Some(key.clone())).send());
         futures::future::join_all(reads).await;
     }
@@ -782,23 +778,25 @@ mod tests {
 
     #[tokio::test]
     async fn priming_opens_the_connections_a_first_requests_calls_use() {
-        let (endpoint, peers, server) = counting_endpoint().await;
-        let table = DynamoTable::connect(Some(&endpoint), "primed").await;
-        table.prime().await;
-        let primed = peers.lock().unwrap().len();
+        for connections in [2, 4] {
+            let (endpoint, peers, server) = counting_endpoint().await;
+            let table = DynamoTable::connect(Some(&endpoint), "primed").await;
+            table.prime(connections).await;
+            let primed = peers.lock().unwrap().len();
 
-        let table = &table;
-        let reads = (0..PRIME_CONNECTIONS).map(|n| {
-            let key = Key::new("USER#u", format!("JOBINFO#{n}"));
-            async move { table.get(&key).await }
-        });
-        let answers = futures::future::join_all(reads).await;
-        let after = peers.lock().unwrap().clone();
-        server.abort();
+            let table = &table;
+            let reads = (0..connections).map(|n| {
+                let key = Key::new("USER#u", format!("JOBINFO#{n}"));
+                async move { table.get(&key).await }
+            });
+            let answers = futures::future::join_all(reads).await;
+            let after = peers.lock().unwrap().clone();
+            server.abort();
 
-        assert_eq!(primed, PRIME_CONNECTIONS);
-        assert!(answers.iter().all(|answer| matches!(answer, Ok(None))), "{answers:?}");
-        assert_eq!(after.len(), PRIME_CONNECTIONS, "the calls at once found their connections open");
+            assert_eq!(primed, connections);
+            assert!(answers.iter().all(|answer| matches!(answer, Ok(None))), "{answers:?}");
+            assert_eq!(after.len(), connections, "the calls at once found their connections open");
+        }
     }
 
     #[test]
