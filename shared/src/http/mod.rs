@@ -337,6 +337,35 @@ impl<T> Listing<T> {
     }
 }
 
+/// An item that writes its own JSON into a page's answer (`Listing::into_json`).
+pub trait WriteJson {
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl<T: WriteJson> Listing<T> {
+    /// The page as `application/json`, the bytes `Json(listing)` would write, each item writing
+    /// itself: items that already are JSON text (copied from a stored item's validated text) go
+    /// in as they are, where a `RawValue` would check every byte of them once more.
+    pub fn into_json(self) -> Result<Response, ApiError> {
+        let mut body = Vec::with_capacity(LISTING_ITEM_BYTES * self.items.len() + 64);
+        body.extend_from_slice(b"{\"items\":[");
+        for (at, item) in self.items.iter().enumerate() {
+            if at > 0 {
+                body.push(b',');
+            }
+            item.write_json(&mut body).map_err(ApiError::internal)?;
+        }
+        body.extend_from_slice(b"],\"nextCursor\":");
+        serde_json::to_writer(&mut body, &self.next_cursor).map_err(ApiError::internal)?;
+        body.push(b'}');
+        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+    }
+}
+
+/// What a listed item takes in an answer, about: enough that a page of job infos is written
+/// without the buffer growing.
+const LISTING_ITEM_BYTES: usize = 512;
+
 /// A versioned resource as JSON with its ETag.
 pub fn tagged<T: serde::Serialize>(status: StatusCode, version: u64, resource: T) -> Response {
     (status, [(header::ETAG, etag(version))], axum::Json(resource)).into_response()
@@ -367,6 +396,34 @@ pub fn not_modified(version: u64) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Row {
+        name: &'static str,
+        n: u32,
+    }
+
+    impl WriteJson for Row {
+        fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+            serde_json::to_writer(out, self)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_writes_itself_as_json_writes_it() {
+        let cursor =
+            Cursor([("pk".to_owned(), "USER#u".to_owned()), ("sk".to_owned(), "JOB#\"1".to_owned())].into());
+        for (rows, next) in
+            [(vec![], None), (vec![("a\"b", 1)], None), (vec![("a", 1), ("<b>", 2)], Some(cursor))]
+        {
+            let rows = || rows.iter().map(|&(name, n)| Row { name, n }).collect::<Vec<_>>();
+            let expected = serde_json::to_vec(&Listing::new(rows(), next.clone())).unwrap();
+            let response = Listing::new(rows(), next.clone()).into_json().unwrap();
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert_eq!(body.as_ref(), expected.as_slice());
+        }
+    }
 
     fn with(name: header::HeaderName, lines: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();

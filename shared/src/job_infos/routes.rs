@@ -1,10 +1,10 @@
 //! `POST/GET /api/job-infos` and `GET/PATCH/DELETE /api/job-infos/{jobInfoId}`.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 
 use super::store::Listed;
 use super::{JobInfoChanges, NewJobInfo};
@@ -39,10 +39,10 @@ async fn list_route(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<http::Listing<Listed>>> {
+) -> ApiResult<Response> {
     let (limit, cursor) = params.resolve(&users::partition(&session.user_id))?;
     let (items, next) = super::list(state.table.as_ref(), &session.user_id, limit, cursor).await?;
-    Ok(Json(http::Listing::new(items, next)))
+    http::Listing::<Listed>::new(items, next).into_json()
 }
 
 async fn get_route(

@@ -3,17 +3,15 @@
 //! a `parentKey` under `children_prefix(id)` (index `byParent`), so one query finds a job's
 //! children for its lists and its cascade. While a delete cascades, the job carries `deleting`.
 
-use serde::Serialize;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::JobInfo;
-use crate::clock;
 use crate::store::{
     self, Condition, Copied, Cursor, Index, Item, Key, Query, Record, StoreError, Update, Write,
 };
 use crate::users;
+use crate::{clock, http};
 
 /// The sort-key prefix of job infos.
 pub const KIND: &str = "JOBINFO#";
@@ -81,17 +79,28 @@ pub fn visible(record: Record) -> Result<Option<JobInfo>, StoreError> {
     if record.has(DELETING) { Ok(None) } else { record.decode().map(Some) }
 }
 
-/// A job info of a listed page, as the answer writes it out.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+/// A job info of a listed page, as the answer writes it out (`http::Listing::into_json`).
+#[derive(Debug)]
 pub enum Listed {
-    /// The API's fields copied out of the item's stored JSON (the embedded store's records). It
-    /// was written by serializing a `JobInfo` (`to_item`), so each field already reads as the
-    /// answer writes it: nothing is decoded into a `JobInfo` and encoded again (most of a warm
-    /// list request's own work).
-    Text(Box<RawValue>),
+    /// The API's fields copied out of the item's stored JSON (the embedded store's records), as
+    /// a JSON object. It was written by serializing a `JobInfo` (`to_item`), so each field
+    /// already reads as the answer writes it: nothing is decoded into a `JobInfo` and encoded
+    /// again (most of a warm list request's own work).
+    Text(String),
     /// Decoded (DynamoDB's records, whose attributes arrive decoded).
     Job(JobInfo),
+}
+
+impl http::WriteJson for Listed {
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Self::Text(object) => {
+                out.extend_from_slice(object.as_bytes());
+                Ok(())
+            }
+            Self::Job(job) => serde_json::to_writer(out, job),
+        }
+    }
 }
 
 impl Listed {
@@ -149,7 +158,13 @@ mod tests {
 
     /// What the answer holds for `record`.
     fn listed(record: Record) -> Option<Value> {
-        Listed::of(record).unwrap().map(|listed| serde_json::to_value(listed).unwrap())
+        Listed::of(record).unwrap().map(|listed| serde_json::from_slice(&written(&listed)).unwrap())
+    }
+
+    fn written(listed: &Listed) -> Vec<u8> {
+        let mut out = Vec::new();
+        http::WriteJson::write_json(listed, &mut out).unwrap();
+        out
     }
 
     #[test]
@@ -160,7 +175,8 @@ mod tests {
             let expected = serde_json::to_value(&job).unwrap();
             assert_eq!(listed(json_record(&item)), Some(expected.clone()), "copied from the text");
             assert_eq!(listed(Record::Item(item.clone())), Some(expected.clone()), "decoded");
-            let copied = serde_json::to_string(&Listed::of(json_record(&item)).unwrap()).unwrap();
+            let copied =
+                String::from_utf8(written(&Listed::of(json_record(&item)).unwrap().unwrap())).unwrap();
             assert_eq!(copied, serde_json::to_string(&job).unwrap(), "the same bytes, in the same order");
             assert!(!copied.contains("updatedKey") && !copied.contains("\"pk\""), "no storage attributes");
         }
