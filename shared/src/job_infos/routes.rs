@@ -45,6 +45,12 @@ async fn list_route(
     http::Listing::<Listed>::new(items, next).into_json()
 }
 
+impl http::WriteJson for Listed {
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        Listed::write_json(self, out)
+    }
+}
+
 async fn get_route(
     State(state): State<AppState>,
     session: Session,

@@ -7,11 +7,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::JobInfo;
+use crate::clock;
 use crate::store::{
     self, Condition, Copied, Cursor, Index, Item, Key, Query, Record, StoreError, Update, Write,
 };
 use crate::users;
-use crate::{clock, http};
 
 /// The sort-key prefix of job infos.
 pub const KIND: &str = "JOBINFO#";
@@ -79,7 +79,7 @@ pub fn visible(record: Record) -> Result<Option<JobInfo>, StoreError> {
     if record.has(DELETING) { Ok(None) } else { record.decode().map(Some) }
 }
 
-/// A job info of a listed page, as the answer writes it out (`http::Listing::into_json`).
+/// A job info of a listed page, as the answer writes it out (`write_json`).
 #[derive(Debug)]
 pub enum Listed {
     /// The API's fields copied out of the item's stored JSON (the embedded store's records), as
@@ -91,8 +91,9 @@ pub enum Listed {
     Job(JobInfo),
 }
 
-impl http::WriteJson for Listed {
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+impl Listed {
+    /// Its JSON, appended to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
             Self::Text(object) => {
                 out.extend_from_slice(object.as_bytes());
@@ -101,9 +102,7 @@ impl http::WriteJson for Listed {
             Self::Job(job) => serde_json::to_writer(out, job),
         }
     }
-}
 
-impl Listed {
     /// The job a page's record holds, unless it is being deleted. A stored text missing a field
     /// is refused here, before any of the answer is written.
     pub fn of(record: Record) -> Result<Option<Self>, StoreError> {
@@ -163,7 +162,7 @@ mod tests {
 
     fn written(listed: &Listed) -> Vec<u8> {
         let mut out = Vec::new();
-        http::WriteJson::write_json(listed, &mut out).unwrap();
+        listed.write_json(&mut out).unwrap();
         out
     }
 
