@@ -32,7 +32,7 @@ use crate::clock::unix_seconds;
 use super::record::Indexed;
 use super::{
     Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, Record, RecordPage, SK, StoreError,
-    StoreResult, Table, Update, Write, is_expired,
+    StoreResult, Table, Update, Write, expired_by, is_expired,
 };
 
 /// The one redb table: `(pk, sk)` -> the item as JSON.
@@ -196,7 +196,7 @@ impl Table for EmbeddedTable {
                 let mapping = |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
                 let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
                 let item = Indexed::read(text).map_err(|e| mapping(&e))?;
-                if item.i64(EXPIRES_AT).is_some_and(|at| at <= now) {
+                if expired_by(item.i64(EXPIRES_AT), now) {
                     let key = item.str(PK).zip(item.str(SK)).map(|(pk, sk)| Key::new(pk, sk));
                     return Ok(Read::Expired(key));
                 }

@@ -285,10 +285,16 @@ pub struct Cursor(pub std::collections::BTreeMap<String, String>);
 impl Cursor {
     /// The cursor of `item` for a query over `index`.
     pub fn after_item(item: &Item, index: Option<Index>) -> Option<Self> {
+        Self::after(index, |name| item.get(name)?.as_str().map(str::to_owned))
+    }
+
+    /// The cursor of the item whose string attributes `attribute` reads, for a query over `index`:
+    /// its keys and the index's sort attribute.
+    pub fn after(index: Option<Index>, attribute: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let mut attributes = std::collections::BTreeMap::new();
         let names = [Some(PK), Some(SK), index.map(Index::attribute)];
         for name in names.into_iter().flatten() {
-            attributes.insert(name.to_owned(), item.get(name)?.as_str()?.to_owned());
+            attributes.insert(name.to_owned(), attribute(name)?);
         }
         Some(Self(attributes))
     }
@@ -399,7 +405,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
 
 /// Whether an item's TTL has passed at `now` (epoch seconds).
 pub fn is_expired(item: &Item, now: i64) -> bool {
-    item.get(EXPIRES_AT).and_then(Value::as_i64).is_some_and(|at| at <= now)
+    expired_by(item.get(EXPIRES_AT).and_then(Value::as_i64), now)
+}
+
+/// Whether an item whose `expiresAt` reads `at` (seconds; none: never) has expired at `now`.
+pub fn expired_by(at: Option<i64>, now: i64) -> bool {
+    at.is_some_and(|at| at <= now)
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use std::ops::Range;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{
-    Cursor, Index, Item, PK, SK, StoreError, StoreResult, cut_at, from_item, json_len, json_len_bound,
-};
+use super::{Cursor, Index, Item, StoreError, StoreResult, cut_at, from_item, json_len, json_len_bound};
 
 /// One item of a page.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,14 +69,7 @@ impl Record {
     pub(super) fn position(&self, index: Option<Index>) -> Option<Cursor> {
         match self {
             Self::Item(item) => Cursor::after_item(item, index),
-            Self::Json(json) => {
-                let names = [Some(PK), Some(SK), index.map(Index::attribute)];
-                let mut keys = Item::new();
-                for name in names.into_iter().flatten() {
-                    keys.insert(name.to_owned(), json.str(name)?.into_owned().into());
-                }
-                Cursor::after_item(&keys, index)
-            }
+            Self::Json(json) => Cursor::after(index, |name| json.str(name).map(Cow::into_owned)),
         }
     }
 }
