@@ -123,16 +123,16 @@ impl Listed {
 /// `JobInfo`). Storage attributes (keys, `updatedKey`, `deleting`) are not fields, so they are left
 /// out. A field added to `JobInfo` must be added here: the tests below compare the bytes of both.
 const API_FIELDS: [Copied; 9] = [
-    Copied::Required("id"),
-    Copied::Required("userId"),
-    Copied::Required("name"),
+    Copied::required("id"),
+    Copied::required("userId"),
+    Copied::required("name"),
     // `None` is written as `null`; an item stored without it reads as `None`, as `JobInfo` does.
-    Copied::OrNull("title"),
-    Copied::Required("experienceLevel"),
-    Copied::Required("description"),
-    Copied::Required("createdAt"),
-    Copied::Required("updatedAt"),
-    Copied::Required("version"),
+    Copied::or_null("title"),
+    Copied::required("experienceLevel"),
+    Copied::required("description"),
+    Copied::required("createdAt"),
+    Copied::required("updatedAt"),
+    Copied::required("version"),
 ];
 
 /// One page of a user's job infos, newest `updatedAt` first.

@@ -18,10 +18,10 @@
 //! costs); writes run on the blocking pool, as a durable commit waits for the disk.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use async_trait::async_trait;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::clock::unix_seconds;
 
-use super::record::Indexed;
+use super::record::{Indexed, JsonItem};
 use super::{
     Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, Record, RecordPage, SK, StoreError,
     StoreResult, Table, Update, Write, expired_by, is_expired,
@@ -57,6 +57,7 @@ enum Read<T> {
 pub struct EmbeddedTable {
     db: Arc<Database>,
     counters: Arc<Counters>,
+    parsed: Arc<ParsedItems>,
 }
 
 impl std::fmt::Debug for EmbeddedTable {
@@ -78,7 +79,7 @@ impl EmbeddedTable {
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ITEMS).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
-        Ok(Self { db: Arc::new(db), counters: Arc::default() })
+        Ok(Self { db: Arc::new(db), counters: Arc::default(), parsed: Arc::default() })
     }
 
     /// Runs blocking redb work off the async runtime.
@@ -93,38 +94,109 @@ impl EmbeddedTable {
             .map_err(|e| StoreError::Unavailable(format!("embedded store task failed: {e}")))?
     }
 
-    /// What `read` makes of each stored item of partition `pk`, in key order; the expired ones
-    /// are purged afterwards.
+    /// What `read` makes of each stored item of partition `pk` (given its sort key and bytes), in
+    /// key order; the expired ones are purged afterwards.
     async fn read_partition<T>(
         &self,
         pk: &str,
-        mut read: impl FnMut(&[u8]) -> StoreResult<Read<T>> + Send,
+        read: impl FnMut(&str, &[u8]) -> StoreResult<Read<T>>,
     ) -> StoreResult<Vec<T>> {
-        let mut live = Vec::new();
-        let mut expired = Vec::new();
-        {
-            let txn = self.db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(ITEMS).map_err(unavailable)?;
-            // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
-            let end = format!("{pk}\0");
-            let range = table.range((pk, "")..(end.as_str(), "")).map_err(unavailable)?;
-            for entry in range {
-                let (_, bytes) = entry.map_err(unavailable)?;
-                match read(bytes.value())? {
-                    Read::Live(row) => live.push(row),
-                    Read::Expired(key) => expired.extend(key),
-                    Read::Skip => {}
-                }
+        let (live, expired) = scan_partition(&self.db, pk, read)?;
+        self.purge(expired).await?;
+        Ok(live)
+    }
+
+    /// Removes what a read found expired (nothing to do for none).
+    async fn purge(&self, expired: Vec<Key>) -> StoreResult<()> {
+        if expired.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |db| {
+            purge(db, &expired);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// `read` applied to each stored item of partition `pk`, in key order: the live results, and the
+/// keys of the expired items.
+fn scan_partition<T>(
+    db: &Database,
+    pk: &str,
+    mut read: impl FnMut(&str, &[u8]) -> StoreResult<Read<T>>,
+) -> StoreResult<(Vec<T>, Vec<Key>)> {
+    let mut live = Vec::new();
+    let mut expired = Vec::new();
+    let txn = db.begin_read().map_err(unavailable)?;
+    let table = txn.open_table(ITEMS).map_err(unavailable)?;
+    // Every (pk, sk) sorts before (pk + "\0", ""), and no other partition key does.
+    let end = format!("{pk}\0");
+    let range = table.range((pk, "")..(end.as_str(), "")).map_err(unavailable)?;
+    for entry in range {
+        let (key, bytes) = entry.map_err(unavailable)?;
+        match read(key.value().1, bytes.value())? {
+            Read::Live(row) => live.push(row),
+            Read::Expired(key) => expired.extend(key),
+            Read::Skip => {}
+        }
+    }
+    Ok((live, expired))
+}
+
+/// Where the attributes of stored items sit (`record::Indexed`), kept from reading them: a list
+/// reads every item of a user's partition, and parsing each again on every list was most of a warm
+/// list's time in the store. An entry serves only while the stored bytes are still its text
+/// (compared on every read), so writes need not touch it and a stale one is simply replaced.
+/// Bounded: emptied when it passes `PARSED_LIMIT` items.
+struct ParsedItems {
+    kept: RwLock<Kept>,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// Partition key -> sort key -> the item as last read.
+    partitions: HashMap<String, HashMap<String, JsonItem>>,
+    /// Items in all partitions.
+    len: usize,
+}
+
+/// Items `ParsedItems` keeps before it starts again (a few hundred bytes each, plus the text).
+const PARSED_LIMIT: usize = 10_000;
+
+impl Default for ParsedItems {
+    fn default() -> Self {
+        Self::with_limit(PARSED_LIMIT)
+    }
+}
+
+impl ParsedItems {
+    fn with_limit(limit: usize) -> Self {
+        Self { kept: RwLock::default(), limit }
+    }
+
+    /// What is kept, to look items up.
+    fn read(&self) -> RwLockReadGuard<'_, Kept> {
+        self.kept.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps what a read of partition `pk` had to parse.
+    fn keep(&self, pk: &str, parsed: Vec<(String, JsonItem)>) {
+        if parsed.is_empty() {
+            return;
+        }
+        let mut kept = self.kept.write().unwrap_or_else(PoisonError::into_inner);
+        if kept.len + parsed.len() > self.limit {
+            *kept = Kept::default();
+        }
+        let Kept { partitions, len } = &mut *kept;
+        let partition = partitions.entry(pk.to_owned()).or_default();
+        for (sk, item) in parsed {
+            if partition.insert(sk, item).is_none() {
+                *len += 1;
             }
         }
-        if !expired.is_empty() {
-            self.blocking(move |db| {
-                purge(db, &expired);
-                Ok(())
-            })
-            .await?;
-        }
-        Ok(live)
     }
 }
 
@@ -177,7 +249,7 @@ impl Table for EmbeddedTable {
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         let now = unix_seconds();
         let live = self
-            .read_partition(&query.pk, |bytes| {
+            .read_partition(&query.pk, |_, bytes| {
                 let item = decode(bytes)?;
                 Ok(if is_expired(&item, now) { Read::Expired(Key::of(&item)) } else { Read::Live(item) })
             })
@@ -186,16 +258,29 @@ impl Table for EmbeddedTable {
     }
 
     /// As `query`, each item handed out as its stored text with where its attributes sit
-    /// (`record::Indexed`, one pass): its keys, sort attribute and expiry are looked up there, and
-    /// the reader decodes or copies what it needs without reading the text again.
+    /// (`record::Indexed`, one pass, kept for the next read in `ParsedItems`): its keys, sort
+    /// attribute and expiry are looked up there, and the reader decodes or copies what it needs
+    /// without reading the text again.
     async fn query_records(&self, query: &Query) -> StoreResult<RecordPage> {
         let now = unix_seconds();
         let attribute = query.index.map_or(SK, Index::attribute);
-        let rows = self
-            .read_partition(&query.pk, |bytes| {
-                let mapping = |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
-                let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
-                let item = Indexed::read(text).map_err(|e| mapping(&e))?;
+        let mut parsed = Vec::new();
+        let (rows, expired) = {
+            let kept = self.parsed.read();
+            let known = kept.partitions.get(&query.pk);
+            scan_partition(&self.db, &query.pk, |sk, bytes| {
+                let kept = known.and_then(|partition| partition.get(sk));
+                let item = match kept.filter(|item| item.text().as_bytes() == bytes) {
+                    Some(item) => item.clone(),
+                    None => {
+                        let mapping =
+                            |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
+                        let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
+                        let item = Indexed::read(text).map_err(|e| mapping(&e))?.into_owned();
+                        parsed.push((sk.to_owned(), item.clone()));
+                        item
+                    }
+                };
                 if expired_by(item.i64(EXPIRES_AT), now) {
                     let key = item.str(PK).zip(item.str(SK)).map(|(pk, sk)| Key::new(pk, sk));
                     return Ok(Read::Expired(key));
@@ -206,9 +291,11 @@ impl Table for EmbeddedTable {
                     }
                     _ => return Ok(Read::Skip),
                 };
-                Ok(Read::Live((sort, sk, Record::Json(item.into_owned()))))
-            })
-            .await?;
+                Ok(Read::Live((sort, sk, Record::Json(item))))
+            })?
+        };
+        self.parsed.keep(&query.pk, parsed);
+        self.purge(expired).await?;
         let (records, more) = select(query, rows)?;
         let cursor = if more { records.last().and_then(|last| last.position(query.index)) } else { None };
         Ok(RecordPage { records, cursor })
@@ -656,4 +743,69 @@ fn decode(bytes: &[u8]) -> StoreResult<Item> {
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("embedded store: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A table in a file of its own, removed when dropped.
+    struct Scratch(EmbeddedTable, std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.1);
+        }
+    }
+
+    fn scratch() -> Scratch {
+        let path = std::env::temp_dir().join(format!("darasa-embedded-{}.redb", uuid::Uuid::now_v7()));
+        Scratch(EmbeddedTable::open(&path).unwrap(), path)
+    }
+
+    fn note(sk: &str, text: &str) -> Item {
+        serde_json::from_value(json!({"pk": "USER#u", "sk": sk, "text": text})).unwrap()
+    }
+
+    /// Where each record's text lives: the same address is the same kept parse.
+    async fn texts(table: &EmbeddedTable) -> Vec<(usize, String)> {
+        let page = table.query_records(&Query::new("USER#u", "NOTE#")).await.unwrap();
+        page.records
+            .into_iter()
+            .map(|record| match record {
+                Record::Json(item) => (item.text().as_ptr() as usize, item.text().to_owned()),
+                Record::Item(_) => panic!("the embedded store hands out its text"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_read_reuses_what_the_last_read_parsed_until_the_item_changes() {
+        let table = scratch();
+        table.0.put(note("NOTE#1", "one"), None).await.unwrap();
+        table.0.put(note("NOTE#2", "two"), None).await.unwrap();
+        let first = texts(&table.0).await;
+        let again = texts(&table.0).await;
+        assert_eq!(first, again, "the same texts, parsed once");
+
+        table.0.put(note("NOTE#2", "changed"), None).await.unwrap();
+        let after = texts(&table.0).await;
+        assert_eq!(after[0], first[0], "the unchanged item is still the kept one");
+        assert!(after[1].1.contains("changed"), "the changed item is read as stored now");
+    }
+
+    #[test]
+    fn kept_items_are_bounded() {
+        let parsed = ParsedItems::with_limit(3);
+        let item = |text: &str| Indexed::read(text).unwrap().into_owned();
+        parsed.keep("A", vec![("1".into(), item("{}")), ("2".into(), item("{}"))]);
+        parsed.keep("A", vec![("2".into(), item(r#"{"n":1}"#))]);
+        assert_eq!(parsed.read().len, 2, "a replaced item counts once");
+        parsed.keep("B", vec![("1".into(), item("{}")), ("2".into(), item("{}"))]);
+        let kept = parsed.read();
+        assert_eq!(kept.len, 2, "past the limit, it started again");
+        assert!(!kept.partitions.contains_key("A") && kept.partitions["B"].len() == 2);
+    }
 }

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -93,8 +94,9 @@ impl RecordPage {
     }
 }
 
-/// A stored item as its JSON text, owned: what a page of the embedded store hands out.
-pub type JsonItem = Indexed<Box<str>>;
+/// A stored item as its JSON text, owned and shared (a clone counts a reference): what a page of
+/// the embedded store hands out, and what it keeps to read the same item again without a parse.
+pub type JsonItem = Indexed<Arc<str>>;
 
 /// A JSON object's text with where each of its attributes sits in it, found in one pass (serde_json
 /// checks the whole text on the way). Keys, a sort attribute, a flag or the fields an answer copies
@@ -103,15 +105,49 @@ pub type JsonItem = Indexed<Box<str>>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Indexed<T> {
     text: T,
-    attributes: Vec<Attribute>,
+    attributes: Arc<[Attribute]>,
 }
 
 /// Where one attribute of an `Indexed` text is.
 #[derive(Debug, Clone, PartialEq)]
 struct Attribute {
+    tag: Tag,
     name: Name,
     /// The value's JSON, as a byte range of the text.
     value: Range<usize>,
+}
+
+/// A name's length and first eight bytes: one comparison of these tells most names apart, and
+/// settles names of up to eight bytes. A lookup compares them before any name's bytes (a list
+/// looks up a dozen names in each of its items).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tag {
+    len: usize,
+    head: u64,
+}
+
+impl Tag {
+    const fn of(name: &str) -> Self {
+        let bytes = name.as_bytes();
+        let head = if let [a, b, c, d, e, f, g, h, ..] = *bytes {
+            // One load: most names are this long.
+            [a, b, c, d, e, f, g, h]
+        } else {
+            let mut head = [0u8; 8];
+            let mut at = 0;
+            while at < bytes.len() {
+                head[at] = bytes[at];
+                at += 1;
+            }
+            head
+        };
+        Self { len: bytes.len(), head: u64::from_le_bytes(head) }
+    }
+
+    /// Whether equal tags mean equal names.
+    fn is_whole_name(self) -> bool {
+        self.len <= 8
+    }
 }
 
 /// An attribute's name: a range of the text, or the name itself when the text escapes some of it
@@ -122,13 +158,46 @@ enum Name {
     Unescaped(Box<str>),
 }
 
-/// One attribute of `fields`'s object for `Indexed::copy_object`.
+/// One attribute of the object `Indexed::copy_object` writes. Its name is plain (ASCII letters,
+/// digits, `_`), so it is written as it is: the constructors refuse any other, at compile time when
+/// the field list is a `const`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Copied {
-    /// The text must hold it.
-    Required(&'static str),
-    /// Written as `null` when the text does not hold it (an `Option` that serde writes as `null`).
-    OrNull(&'static str),
+pub struct Copied {
+    name: &'static str,
+    tag: Tag,
+    /// Whether the text must hold it; if not, it is written as `null` when absent (an `Option`
+    /// that serde writes as `null`).
+    required: bool,
+}
+
+impl Copied {
+    /// A field the text must hold.
+    pub const fn required(name: &'static str) -> Self {
+        Self::new(name, true)
+    }
+
+    /// A field written as `null` when the text does not hold it.
+    pub const fn or_null(name: &'static str) -> Self {
+        Self::new(name, false)
+    }
+
+    const fn new(name: &'static str, required: bool) -> Self {
+        assert!(is_plain(name), "a copied field's name must be ASCII letters, digits or `_`");
+        Self { name, tag: Tag::of(name), required }
+    }
+}
+
+/// Whether `name` is non-empty ASCII letters, digits and `_`: JSON without any escape.
+const fn is_plain(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if !(bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+            return false;
+        }
+        at += 1;
+    }
+    !bytes.is_empty()
 }
 
 impl<'t> Indexed<&'t str> {
@@ -137,7 +206,7 @@ impl<'t> Indexed<&'t str> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let attributes = deserializer.deserialize_map(Spans { base: text.as_ptr() as usize })?;
         deserializer.end()?;
-        Ok(Self { text, attributes })
+        Ok(Self { text, attributes: attributes.into() })
     }
 
     /// The same, owning a copy of the text.
@@ -153,16 +222,20 @@ impl<T: AsRef<str>> Indexed<T> {
 
     /// `name`'s value as JSON text, if the object holds it.
     pub fn raw(&self, name: &str) -> Option<&str> {
+        self.raw_tagged(name, Tag::of(name))
+    }
+
+    /// `raw`, with `name`'s tag at hand.
+    fn raw_tagged(&self, name: &str, tag: Tag) -> Option<&str> {
         let text = self.text();
         // The last of a repeated name, as serde_json's decoding keeps it.
-        let found = self.attributes.iter().rev().find(|attribute| match &attribute.name {
-            // Length and first byte before the bytes: most names differ there, without a call.
-            Name::At(range) => {
-                range.len() == name.len()
-                    && text.as_bytes().get(range.start) == name.as_bytes().first()
-                    && &text[range.clone()] == name
-            }
-            Name::Unescaped(unescaped) => &**unescaped == name,
+        let found = self.attributes.iter().rev().find(|attribute| {
+            attribute.tag == tag
+                && (tag.is_whole_name()
+                    || match &attribute.name {
+                        Name::At(range) => &text[range.clone()] == name,
+                        Name::Unescaped(unescaped) => &**unescaped == name,
+                    })
         })?;
         Some(&text[found.value.clone()])
     }
@@ -183,22 +256,19 @@ impl<T: AsRef<str>> Indexed<T> {
     }
 
     /// A JSON object of the `fields` named, each value copied as the text writes it, in that
-    /// order; `None` when a required one is missing or a name is not plain (letters, digits,
-    /// `_`). Nothing is decoded or encoded again, and the object is valid JSON by construction:
-    /// each value is a whole value serde_json checked when it read the text, each name needs no
-    /// escape.
+    /// order; `None` when a required one is missing. Nothing is decoded or encoded again, and the
+    /// object is valid JSON by construction: each value is a whole value serde_json checked when
+    /// it read the text, and each name needs no escape (`Copied` holds no other).
     pub fn copy_object(&self, fields: &[Copied]) -> Option<String> {
         let mut object = String::with_capacity(self.text().len());
         for (at, field) in fields.iter().enumerate() {
-            let (name, value) = match *field {
-                Copied::Required(name) => (name, self.raw(name)?),
-                Copied::OrNull(name) => (name, self.raw(name).unwrap_or("null")),
+            let value = match self.raw_tagged(field.name, field.tag) {
+                Some(value) => value,
+                None if field.required => return None,
+                None => "null",
             };
-            if !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
-                return None;
-            }
             object.push_str(if at == 0 { "{\"" } else { ",\"" });
-            object.push_str(name);
+            object.push_str(field.name);
             object.push_str("\":");
             object.push_str(value);
         }
@@ -231,36 +301,37 @@ impl<'de> Visitor<'de> for Spans {
         let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(name) = map.next_key_seed(NameSeed(&self))? {
             let value: &'de RawValue = map.next_value()?;
-            attributes.push(Attribute { name, value: self.range(value.get()) });
+            let (tag, name) = name;
+            attributes.push(Attribute { tag, name, value: self.range(value.get()) });
         }
         Ok(attributes)
     }
 }
 
-/// A name: its range when the text holds it as it is, else the unescaped name.
+/// A name's tag and the name: its range when the text holds it as it is, else the unescaped name.
 struct NameSeed<'s>(&'s Spans);
 
 impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
-    type Value = Name;
+    type Value = (Tag, Name);
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(Tag, Name), D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for NameSeed<'_> {
-    type Value = Name;
+    type Value = (Tag, Name);
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("an attribute name")
     }
 
-    fn visit_borrowed_str<E: serde::de::Error>(self, name: &'de str) -> Result<Name, E> {
-        Ok(Name::At(self.0.range(name)))
+    fn visit_borrowed_str<E: serde::de::Error>(self, name: &'de str) -> Result<(Tag, Name), E> {
+        Ok((Tag::of(name), Name::At(self.0.range(name))))
     }
 
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name, E> {
-        Ok(Name::Unescaped(name.into()))
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<(Tag, Name), E> {
+        Ok((Tag::of(name), Name::Unescaped(name.into())))
     }
 }
 
@@ -297,13 +368,27 @@ mod tests {
     #[test]
     fn an_object_copied_from_the_text_keeps_each_value_as_written() {
         let indexed = Indexed::read(r#"{"b":"x\"y","pk":"P","a":[1,{"c":null}],"n":null,"q\"":1}"#).unwrap();
-        let fields = [Copied::Required("a"), Copied::OrNull("t"), Copied::Required("b")];
+        let fields = [Copied::required("a"), Copied::or_null("t"), Copied::required("b")];
         let copied = indexed.copy_object(&fields).unwrap();
         assert_eq!(copied, r#"{"a":[1,{"c":null}],"t":null,"b":"x\"y"}"#);
         assert!(serde_json::from_str::<serde_json::Value>(&copied).is_ok(), "valid JSON");
-        assert!(indexed.copy_object(&[Copied::Required("t")]).is_none(), "a required field is missing");
-        assert!(indexed.copy_object(&[Copied::Required("q\"")]).is_none(), "a name needing an escape");
-        assert_eq!(indexed.copy_object(&[Copied::Required("n")]).unwrap(), r#"{"n":null}"#);
+        assert!(indexed.copy_object(&[Copied::required("t")]).is_none(), "a required field is missing");
+        assert_eq!(indexed.copy_object(&[Copied::required("n")]).unwrap(), r#"{"n":null}"#);
+    }
+
+    #[test]
+    #[should_panic(expected = "must be ASCII letters, digits or `_`")]
+    fn a_copied_name_needing_an_escape_is_refused() {
+        let _ = Copied::required("q\"");
+    }
+
+    #[test]
+    fn names_sharing_their_first_eight_bytes_are_told_apart() {
+        let indexed = Indexed::read(r#"{"updatedAt":1,"updatedKey":2,"updated":3,"updatedA":4}"#).unwrap();
+        assert_eq!(indexed.raw("updatedAt"), Some("1"));
+        assert_eq!(indexed.raw("updatedKey"), Some("2"));
+        assert_eq!((indexed.raw("updated"), indexed.raw("updatedA")), (Some("3"), Some("4")));
+        assert_eq!((indexed.raw("updatedAx"), indexed.raw("update"), indexed.raw("")), (None, None, None));
     }
 
     #[test]

@@ -53,6 +53,7 @@ contract!(
     cascade_delete_over_pages,
     cascade_rerun_after_failure,
     ttl_hides_expired_items,
+    records_follow_every_write,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -623,6 +624,32 @@ async fn ttl_hides_expired_items(table: SharedTable) {
     let again = item(&pk, "HOOK#new", json!({"fresh": true}));
     assert_condition_failed(table.put(again, Some(Condition::NotExists)).await, None);
     assert_eq!(table.get(&Key::new(&pk, "HOOK#new")).await.unwrap(), Some(live));
+}
+
+/// A page of records shows each item as it is now, however often it was read before (the embedded
+/// store keeps what it parsed): after a replace, an update, a delete and a put of an earlier text.
+async fn records_follow_every_write(table: SharedTable) {
+    let pk = user();
+    let query = Query::new(&pk, "NOTE#");
+    let records = || async {
+        let page = table.query_records(&query).await.unwrap();
+        page.records.into_iter().map(|record| record.into_item().unwrap()).collect::<Vec<_>>()
+    };
+    let first = item(&pk, "NOTE#1", json!({"text": "first"}));
+    table.put(first.clone(), None).await.unwrap();
+    assert_eq!(records().await, std::slice::from_ref(&first));
+    assert_eq!(records().await, std::slice::from_ref(&first), "read again");
+
+    let replaced = item(&pk, "NOTE#1", json!({"text": "second"}));
+    table.put(replaced.clone(), None).await.unwrap();
+    assert_eq!(records().await, [replaced]);
+    let key = Key::new(&pk, "NOTE#1");
+    let updated = table.update(&key, Update::new().set("text", "third"), None).await.unwrap();
+    assert_eq!(records().await, [updated]);
+    table.delete(&key, None).await.unwrap();
+    assert_eq!(records().await, []);
+    table.put(first.clone(), None).await.unwrap();
+    assert_eq!(records().await, [first]);
 }
 
 // ---------------------------------------------------------------------------------------------
