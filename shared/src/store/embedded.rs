@@ -148,32 +148,32 @@ fn scan_partition<T>(
 /// reads every item of a user's partition, and parsing each again on every list was most of a warm
 /// list's time in the store. An entry serves only while the stored bytes are still its text
 /// (compared on every read), so writes need not touch it and a stale one is simply replaced.
-/// Bounded: emptied when it passes `PARSED_LIMIT` items.
+/// Bounded: emptied when what it holds would pass `PARSED_LIMIT_BYTES`.
 struct ParsedItems {
     kept: RwLock<Kept>,
-    limit: usize,
+    limit_bytes: usize,
 }
 
 #[derive(Default)]
 struct Kept {
     /// Partition key -> sort key -> the item as last read.
     partitions: HashMap<String, HashMap<String, JsonItem>>,
-    /// Items in all partitions.
-    len: usize,
+    /// The kept items' footprints, summed.
+    bytes: usize,
 }
 
-/// Items `ParsedItems` keeps before it starts again (a few hundred bytes each, plus the text).
-const PARSED_LIMIT: usize = 10_000;
+/// What `ParsedItems` holds at most before it starts again (texts and their indexes).
+const PARSED_LIMIT_BYTES: usize = 16 << 20;
 
 impl Default for ParsedItems {
     fn default() -> Self {
-        Self::with_limit(PARSED_LIMIT)
+        Self::with_limit(PARSED_LIMIT_BYTES)
     }
 }
 
 impl ParsedItems {
-    fn with_limit(limit: usize) -> Self {
-        Self { kept: RwLock::default(), limit }
+    fn with_limit(limit_bytes: usize) -> Self {
+        Self { kept: RwLock::default(), limit_bytes }
     }
 
     /// What is kept, to look items up.
@@ -186,15 +186,17 @@ impl ParsedItems {
         if parsed.is_empty() {
             return;
         }
+        let incoming: usize = parsed.iter().map(|(_, item)| item.footprint()).sum();
         let mut kept = self.kept.write().unwrap_or_else(PoisonError::into_inner);
-        if kept.len + parsed.len() > self.limit {
+        if kept.bytes + incoming > self.limit_bytes {
             *kept = Kept::default();
         }
-        let Kept { partitions, len } = &mut *kept;
+        let Kept { partitions, bytes } = &mut *kept;
         let partition = partitions.entry(pk.to_owned()).or_default();
         for (sk, item) in parsed {
-            if partition.insert(sk, item).is_none() {
-                *len += 1;
+            *bytes += item.footprint();
+            if let Some(replaced) = partition.insert(sk, item) {
+                *bytes -= replaced.footprint();
             }
         }
     }
@@ -798,14 +800,15 @@ mod tests {
 
     #[test]
     fn kept_items_are_bounded() {
-        let parsed = ParsedItems::with_limit(3);
         let item = |text: &str| Indexed::read(text).unwrap().into_owned();
-        parsed.keep("A", vec![("1".into(), item("{}")), ("2".into(), item("{}"))]);
-        parsed.keep("A", vec![("2".into(), item(r#"{"n":1}"#))]);
-        assert_eq!(parsed.read().len, 2, "a replaced item counts once");
-        parsed.keep("B", vec![("1".into(), item("{}")), ("2".into(), item("{}"))]);
+        let one = item(r#"{"n":1}"#).footprint();
+        let parsed = ParsedItems::with_limit(3 * one);
+        parsed.keep("A", vec![("1".into(), item(r#"{"n":1}"#)), ("2".into(), item(r#"{"n":2}"#))]);
+        parsed.keep("A", vec![("2".into(), item(r#"{"n":3}"#))]);
+        assert_eq!(parsed.read().bytes, 2 * one, "a replaced item counts once");
+        parsed.keep("B", vec![("1".into(), item(r#"{"n":1}"#)), ("2".into(), item(r#"{"n":2}"#))]);
         let kept = parsed.read();
-        assert_eq!(kept.len, 2, "past the limit, it started again");
+        assert_eq!(kept.bytes, 2 * one, "past the limit, it started again");
         assert!(!kept.partitions.contains_key("A") && kept.partitions["B"].len() == 2);
     }
 }

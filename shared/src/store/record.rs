@@ -220,6 +220,11 @@ impl<T: AsRef<str>> Indexed<T> {
         self.text.as_ref()
     }
 
+    /// About the memory it holds: its text and its index.
+    pub fn footprint(&self) -> usize {
+        self.text().len() + std::mem::size_of_val(&*self.attributes)
+    }
+
     /// `name`'s value as JSON text, if the object holds it.
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.raw_tagged(name, Tag::of(name))
