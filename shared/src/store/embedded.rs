@@ -46,8 +46,8 @@ const MAX_TRANSACTION_WRITES: usize = 100;
 /// What a partition read makes of one stored item.
 enum Read<T> {
     Live(T),
-    /// Expired (its key, to purge it).
-    Expired(Option<Key>),
+    /// Expired, to purge.
+    Expired,
     /// Not one the query wants.
     Skip,
 }
@@ -120,7 +120,7 @@ impl EmbeddedTable {
 }
 
 /// `read` applied to each stored item of partition `pk`, in key order: the live results, and the
-/// keys of the expired items.
+/// keys of the expired items (as stored: the key is the item's address, whatever its text says).
 fn scan_partition<T>(
     db: &Database,
     pk: &str,
@@ -137,7 +137,7 @@ fn scan_partition<T>(
         let (key, bytes) = entry.map_err(unavailable)?;
         match read(key.value().1, bytes.value())? {
             Read::Live(row) => live.push(row),
-            Read::Expired(key) => expired.extend(key),
+            Read::Expired => expired.push(Key::new(pk, key.value().1)),
             Read::Skip => {}
         }
     }
@@ -253,7 +253,7 @@ impl Table for EmbeddedTable {
         let live = self
             .read_partition(&query.pk, |_, bytes| {
                 let item = decode(bytes)?;
-                Ok(if is_expired(&item, now) { Read::Expired(Key::of(&item)) } else { Read::Live(item) })
+                Ok(if is_expired(&item, now) { Read::Expired } else { Read::Live(item) })
             })
             .await?;
         page(query, live)
@@ -284,8 +284,7 @@ impl Table for EmbeddedTable {
                     }
                 };
                 if expired_by(item.i64(EXPIRES_AT), now) {
-                    let key = item.str(PK).zip(item.str(SK)).map(|(pk, sk)| Key::new(pk, sk));
-                    return Ok(Read::Expired(key));
+                    return Ok(Read::Expired);
                 }
                 let (sort, sk) = match (item.str(attribute), item.str(SK)) {
                     (Some(sort), Some(sk)) if sort.starts_with(&query.prefix) => {
@@ -796,6 +795,21 @@ mod tests {
         let after = texts(&table.0).await;
         assert_eq!(after[0], first[0], "the unchanged item is still the kept one");
         assert!(after[1].1.contains("changed"), "the changed item is read as stored now");
+    }
+
+    #[tokio::test]
+    async fn a_list_purges_the_expired_items_it_meets() {
+        let table = scratch();
+        let mut expired = note("NOTE#old", "gone");
+        expired.insert(EXPIRES_AT.into(), json!(unix_seconds() - 60));
+        table.0.put(expired, None).await.unwrap();
+        table.0.put(note("NOTE#new", "kept"), None).await.unwrap();
+        let old = Key::new("USER#u", "NOTE#old");
+        assert!(read_one(&table.0.db, &old).unwrap().is_some(), "stored until a read meets it");
+
+        let listed = texts(&table.0).await;
+        assert_eq!(listed.len(), 1);
+        assert!(read_one(&table.0.db, &old).unwrap().is_none(), "purged by its stored key");
     }
 
     #[test]
