@@ -13,6 +13,9 @@
 //! few seconds of such state, never a user's data. The rate-limit windows, counted on every
 //! request, are not in the file at all: `Counters` keeps them in memory (`Table::counters`).
 //!
+//! A list keeps what it parsed of each stored item (`ParsedItems`) and reuses it while the stored
+//! bytes are unchanged, so a warm list does not parse the partition again.
+//!
 //! Reads run on the calling thread (a redb read transaction never waits for a writer, and one
 //! item or one user's partition decodes in less time than a hand-over to the blocking pool
 //! costs); writes run on the blocking pool, as a durable commit waits for the disk.
@@ -272,19 +275,21 @@ impl Table for EmbeddedTable {
             let known = kept.partitions.get(&query.pk);
             scan_partition(&self.db, &query.pk, |sk, bytes| {
                 let kept = known.and_then(|partition| partition.get(sk));
-                let item = match kept.filter(|item| item.text().as_bytes() == bytes) {
-                    Some(item) => item.clone(),
+                let (item, fresh) = match kept.filter(|item| item.text().as_bytes() == bytes) {
+                    Some(item) => (item.clone(), false),
                     None => {
                         let mapping =
                             |e: &dyn std::fmt::Display| StoreError::Mapping(format!("stored item: {e}"));
                         let text = std::str::from_utf8(bytes).map_err(|e| mapping(&e))?;
-                        let item = Indexed::read(text).map_err(|e| mapping(&e))?.into_owned();
-                        parsed.push((sk.to_owned(), item.clone()));
-                        item
+                        (Indexed::read(text).map_err(|e| mapping(&e))?.into_owned(), true)
                     }
                 };
                 if expired_by(item.i64(EXPIRES_AT), now) {
+                    // Purged below: nothing to keep.
                     return Ok(Read::Expired);
+                }
+                if fresh {
+                    parsed.push((sk.to_owned(), item.clone()));
                 }
                 let (sort, sk) = match (item.str(attribute), item.str(SK)) {
                     (Some(sort), Some(sk)) if sort.starts_with(&query.prefix) => {
@@ -810,6 +815,7 @@ mod tests {
         let listed = texts(&table.0).await;
         assert_eq!(listed.len(), 1);
         assert!(read_one(&table.0.db, &old).unwrap().is_none(), "purged by its stored key");
+        assert!(!table.0.parsed.read().partitions["USER#u"].contains_key("NOTE#old"), "and not kept");
     }
 
     #[test]
