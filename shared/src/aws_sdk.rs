@@ -1,7 +1,7 @@
 //! The AWS SDK's configuration, shared by every AWS client (DynamoDB, Secrets Manager).
 //!
-//! Requests go out through reqwest (`connector`), which every function links anyway, instead of
-//! the SDK's own HTTPS client. Against AWS itself it trusts Amazon Trust Services' roots only
+//! Requests go out through hyper-util and hyper-rustls (`connector`), which every function links
+//! anyway under reqwest, instead of the SDK's own HTTPS client. Against AWS itself it trusts Amazon Trust Services' roots only
 //! (`aws_sdk/amazon-roots.pem`): every AWS endpoint's certificate chains to one of them, and
 //! parsing the whole system store (about 150 certificates, several milliseconds of CPU), as the
 //! SDK's default client does, would cost every cold start. `AWS_CA_BUNDLE` (the AWS SDKs'
@@ -24,7 +24,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-pub use connector::ReqwestHttpClient;
+pub use connector::AwsHttpClient;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, in PEM.
 const AMAZON_ROOTS: &str = include_str!("aws_sdk/amazon-roots.pem");
@@ -39,23 +39,30 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// and the execution role's credentials. The local host (feature `local`) goes through aws-config's
 /// default chains instead, so a developer's profile, SSO login or instance role works there; the
 /// functions leave aws-config, its STS client and its profile parser out (about 550 KB each).
-pub async fn config(endpoint: Option<&str>) -> SdkConfig {
+pub async fn config(endpoint: Option<&str>) -> AwsConfig {
+    let http = AwsHttpClient::new(roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from)));
     #[cfg(feature = "local")]
     {
-        profile_config(endpoint).await
+        AwsConfig { sdk: profile_config(endpoint, http.clone()).await, http }
     }
     #[cfg(not(feature = "local"))]
     {
-        environment_config(|name| std::env::var(name).ok(), endpoint)
+        AwsConfig { sdk: environment_config(|name| std::env::var(name).ok(), endpoint, http.clone()), http }
     }
+}
+
+/// A client's configuration and the HTTP client in it (which can open connections ahead:
+/// [`AwsHttpClient::open`]).
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub sdk: SdkConfig,
+    pub http: AwsHttpClient,
 }
 
 /// aws-config's default chains (environment, profiles, SSO, container and instance roles).
 #[cfg(feature = "local")]
-async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
+async fn profile_config(endpoint: Option<&str>, http_client: AwsHttpClient) -> SdkConfig {
     let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let http_client =
-        ReqwestHttpClient::new(roots(endpoint, std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from)));
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
@@ -72,12 +79,15 @@ async fn profile_config(endpoint: Option<&str>) -> SdkConfig {
 /// The configuration Lambda's environment gives: `AWS_REGION` (else `AWS_DEFAULT_REGION`) and
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (the execution role's
 /// credentials, valid for the life of the execution environment), with the SDK's standard retries
-/// (3 attempts) and connect timeout, trusting what [`roots`] says. `env` reads one variable. A
+/// (3 attempts) and connect timeout, sending through `http_client`. `env` reads one variable. A
 /// missing region or credentials without an endpoint override is logged here and fails each AWS
 /// call, never the start-up.
-pub fn environment_config(env: impl Fn(&str) -> Option<String>, endpoint: Option<&str>) -> SdkConfig {
+pub fn environment_config(
+    env: impl Fn(&str) -> Option<String>,
+    endpoint: Option<&str>,
+    http_client: AwsHttpClient,
+) -> SdkConfig {
     let var = |name: &str| env(name).filter(|value| !value.is_empty());
-    let http_client = ReqwestHttpClient::new(roots(endpoint, var("AWS_CA_BUNDLE").map(PathBuf::from)));
     let region = region(&var, endpoint);
     if region.is_none() {
         tracing::error!("AWS_REGION is not set; every AWS call will fail");
@@ -119,10 +129,11 @@ fn local_credentials() -> Credentials {
     Credentials::new("local", "local", None, None, "darasa-local")
 }
 
-/// What the AWS clients trust. A plain-HTTP endpoint (DynamoDB Local) needs no certificate;
+/// What the AWS clients trust (`AWS_CA_BUNDLE` is read from the process's environment, as the
+/// SDK's own client does). A plain-HTTP endpoint (DynamoDB Local) needs no certificate;
 /// otherwise the bundle `AWS_CA_BUNDLE` names (the AWS SDKs' and CLI's variable; e.g. a proxy that
 /// re-signs TLS); else, for AWS itself, Amazon's roots, and for someone else's HTTPS endpoint the
-/// Mozilla roots reqwest bundles. A bundle that cannot be read or holds no certificate is reported
+/// Mozilla roots (webpki-roots, which reqwest bundles too). A bundle that cannot be read or holds no certificate is reported
 /// and ignored.
 fn roots(endpoint: Option<&str>, bundle: Option<PathBuf>) -> RootCertStore {
     if endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")) {
@@ -175,6 +186,10 @@ mod tests {
         move |name| vars.get(name).cloned()
     }
 
+    fn http() -> AwsHttpClient {
+        AwsHttpClient::new(RootCertStore::empty())
+    }
+
     #[tokio::test]
     async fn lambdas_environment_gives_the_region_and_the_roles_credentials() {
         let config = environment_config(
@@ -186,6 +201,7 @@ mod tests {
                 ("AWS_SESSION_TOKEN", "session"),
             ]),
             None,
+            http(),
         );
         assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
         let credentials = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
@@ -200,19 +216,19 @@ mod tests {
     #[tokio::test]
     async fn an_endpoint_override_fills_in_what_the_environment_lacks() {
         let endpoint = Some("http://127.0.0.1:8000");
-        let config = environment_config(env(&[("AWS_REGION", "")]), endpoint);
+        let config = environment_config(env(&[("AWS_REGION", "")]), endpoint, http());
         assert_eq!(config.region().map(Region::as_ref), Some("us-east-1"));
         assert_eq!(config.endpoint_url(), endpoint);
         let credentials = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
         assert_eq!(credentials.access_key_id(), "local");
 
-        let config = environment_config(env(&[("AWS_DEFAULT_REGION", "ap-south-1")]), endpoint);
+        let config = environment_config(env(&[("AWS_DEFAULT_REGION", "ap-south-1")]), endpoint, http());
         assert_eq!(config.region().map(Region::as_ref), Some("ap-south-1"));
     }
 
     #[test]
     fn without_an_override_nothing_is_made_up() {
-        let config = environment_config(env(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")]), None);
+        let config = environment_config(env(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")]), None, http());
         assert!(config.region().is_none());
         assert!(config.credentials_provider().is_none(), "a key id without its secret is no credential");
     }

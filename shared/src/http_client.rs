@@ -1,5 +1,6 @@
 //! Outbound HTTP clients (Clerk's JWKS, the models, Hume, the local host's webhook sender): every
-//! one is built here, on the TLS provider the rest of the process already uses.
+//! one is built here, on the TLS provider the rest of the process already uses. (The AWS clients'
+//! HTTP is `aws_sdk::connector`, on the same provider, installed by the same function.)
 //!
 //! rustls is linked with aws-lc alone (the AWS SDK's TLS and jsonwebtoken's RS256 use it), and
 //! reqwest is built without a provider of its own (it would bring `ring`, a second copy of the
@@ -31,7 +32,7 @@ pub fn shared() -> reqwest::Client {
 
 /// Installs aws-lc as rustls's process-wide provider, once. Another one installed first (a test
 /// binary linking ring too) is kept: either serves.
-fn install_tls_provider() {
+pub(crate) fn install_tls_provider() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -16,7 +16,9 @@ pub enum SecretSource {
 async fn client() -> &'static aws_sdk_secretsmanager::Client {
     static CLIENT: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client> = tokio::sync::OnceCell::const_new();
     CLIENT
-        .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(&crate::aws_sdk::config(None).await) })
+        .get_or_init(|| async {
+            aws_sdk_secretsmanager::Client::new(&crate::aws_sdk::config(None).await.sdk)
+        })
         .await
 }
 

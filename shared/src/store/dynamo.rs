@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -24,15 +25,55 @@ use aws_sdk_dynamodb::types::{
     LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use http::Uri;
 use rand::Rng;
 use serde_json::Value;
 
+use crate::aws_sdk::{AwsConfig, AwsHttpClient};
 use crate::clock::unix_seconds;
 
 use super::{
     Condition, Cursor, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, StoreError, StoreResult, Table,
     Update, Write, is_expired,
 };
+
+/// Where the SDK sends DynamoDB's calls under `config`: the override, else the region's endpoint,
+/// as the SDK's own endpoint rules resolve it (for a table named by name, with credentials that
+/// name no account, as Lambda's do).
+async fn origin(config: &aws_types::SdkConfig) -> Option<Uri> {
+    let params = Params::builder()
+        .set_region(config.region().map(ToString::to_string))
+        .set_endpoint(config.endpoint_url().map(str::to_owned))
+        .set_use_fips(config.use_fips())
+        .set_use_dual_stack(config.use_dual_stack())
+        .build()
+        .ok()?;
+    let endpoint = DefaultResolver::new().resolve_endpoint(&params).await.ok()?;
+    endpoint.url().parse().ok()
+}
+
+/// An SDK HTTP client that sends nothing: each request fails as the caller's mistake, which the
+/// SDK does not retry (`DynamoTable::rehearse`).
+#[derive(Debug, Clone)]
+struct Unsent;
+
+impl HttpClient for Unsent {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+impl HttpConnector for Unsent {
+    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::ready(Err(ConnectorError::user("a rehearsal is not sent".into())))
+    }
+}
 
 /// An item as the SDK carries it.
 type Attributes = HashMap<String, AttributeValue>;
@@ -54,6 +95,9 @@ const NOOP_ATTRIBUTE: &str = "darasaNoop";
 pub struct DynamoTable {
     client: Client,
     table_name: String,
+    /// Where the client's calls go and its HTTP client, for [`DynamoTable::prime`] (absent for a
+    /// table built from a client alone).
+    connections: Option<(Uri, AwsHttpClient)>,
 }
 
 impl DynamoTable {
@@ -61,27 +105,53 @@ impl DynamoTable {
     /// Local) dummy credentials and `us-east-1` fill in whatever the environment lacks, so tests and
     /// the local host need no AWS setup.
     pub async fn connect(endpoint: Option<&str>, table_name: &str) -> Self {
-        Self::new(Client::new(&crate::aws_sdk::config(endpoint).await), table_name)
+        let AwsConfig { sdk, http } = crate::aws_sdk::config(endpoint).await;
+        let origin = origin(&sdk).await;
+        Self {
+            client: Client::new(&sdk),
+            table_name: table_name.into(),
+            connections: origin.map(|uri| (uri, http)),
+        }
     }
 
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
-        Self { client, table_name: table_name.into() }
+        Self { client, table_name: table_name.into(), connections: None }
     }
 
-    /// Reads an item that never exists, `connections` times at once, and ignores the answers: it
-    /// opens as many connections as a first request sends calls at once (each call in flight
-    /// needs its own over HTTP/1.1: TCP and, against AWS, TLS) and settles the SDK's lazy set-up
-    /// (endpoint, credentials, signing). Called during a cold start's Init, which Lambda runs
+    /// Opens `connections` connections to the table's endpoint at once, without a call: as many as
+    /// a first request sends calls at once (each call in flight needs its own over HTTP/1.1: TCP
+    /// and, against AWS, a TLS handshake); meanwhile takes a call through the SDK up to the
+    /// sending ([`DynamoTable::rehearse`]). Called during a cold start's Init, which Lambda runs
     /// with a whole CPU whatever the memory setting, so the first request does not pay for them
     /// at a 128 MB function's share (`AppState::from_config` bounds it: an unreachable table
-    /// delays Init a little, and the request meets the error again).
+    /// delays Init a little, and the request meets the error again). Nothing is sent, so DynamoDB
+    /// answers no call for it and the first request's calls are the instance's first.
     pub async fn prime(&self, connections: usize) {
+        let open = async {
+            if let Some((origin, http)) = &self.connections {
+                http.open(origin, connections).await;
+            }
+        };
+        tokio::join!(open, self.rehearse());
+    }
+
+    /// Takes one read through the SDK's whole path but the sending (serialization, endpoint
+    /// rules, credentials, signing), with an HTTP client that refuses it, so the first request's
+    /// calls find that path's lazy set-up done and its code paged in.
+    async fn rehearse(&self) {
         let Ok(key) = Self::key_attributes(&Key::new("PRIME", "PRIME")) else {
             return;
         };
-        let reads = (0..connections)
-            .map(|_| self.client.get_item().table_name(&self.table_name).set_key(Some(key.clone())).send());
-        futures::future::join_all(reads).await;
+        let unsent = aws_sdk_dynamodb::config::Builder::default().http_client(Unsent);
+        let _ = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .set_key(Some(key))
+            .customize()
+            .config_override(unsent)
+            .send()
+            .await;
     }
 
     pub fn table_name(&self) -> &str {
@@ -695,6 +765,7 @@ mod tests {
 
     use std::collections::HashSet;
     use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
     use axum::extract::ConnectInfo;
@@ -753,15 +824,47 @@ mod tests {
         assert_eq!(calls, 1);
     }
 
+    /// Counts the connections it accepts.
+    struct CountingListener(tokio::net::TcpListener, Arc<AtomicUsize>);
+
+    impl axum::serve::Listener for CountingListener {
+        type Io = tokio::net::TcpStream;
+        type Addr = SocketAddr;
+
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            loop {
+                if let Ok(accepted) = self.0.accept().await {
+                    self.1.fetch_add(1, Ordering::SeqCst);
+                    return accepted;
+                }
+            }
+        }
+
+        fn local_addr(&self) -> std::io::Result<SocketAddr> {
+            self.0.local_addr()
+        }
+    }
+
+    /// A call's client address, on a `CountingListener`.
+    #[derive(Clone, Copy)]
+    struct Peer(SocketAddr);
+
+    impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, CountingListener>> for Peer {
+        fn connect_info(stream: axum::serve::IncomingStream<'_, CountingListener>) -> Self {
+            Self(*stream.remote_addr())
+        }
+    }
+
     /// A DynamoDB endpoint on loopback that answers every call `{}` (an absent item) after a
-    /// moment, and records each connection's client address.
-    async fn counting_endpoint() -> (String, Arc<Mutex<HashSet<SocketAddr>>>, tokio::task::JoinHandle<()>) {
-        let peers = Arc::new(Mutex::new(HashSet::new()));
-        let seen = peers.clone();
-        let answer = move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
+    /// moment; it counts the connections it accepts and records each call's client address.
+    async fn counting_endpoint()
+    -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<SocketAddr>>>, tokio::task::JoinHandle<()>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let answer = move |ConnectInfo(Peer(peer)): ConnectInfo<Peer>| {
             let seen = seen.clone();
             async move {
-                seen.lock().unwrap().insert(peer);
+                seen.lock().unwrap().push(peer);
                 // Long enough that calls sent at once are all in flight together.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 ([(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")], "{}")
@@ -770,19 +873,29 @@ mod tests {
         let app = axum::Router::new().route("/", axum::routing::post(answer));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let listener = CountingListener(listener, accepted.clone());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>()).await;
         });
-        (endpoint, peers, server)
+        (endpoint, accepted, calls, server)
     }
 
     #[tokio::test]
-    async fn priming_opens_the_connections_a_first_requests_calls_use() {
+    async fn priming_opens_the_connections_a_first_requests_calls_use_and_sends_nothing() {
         for connections in [2, 4] {
-            let (endpoint, peers, server) = counting_endpoint().await;
+            let (endpoint, accepted, calls, server) = counting_endpoint().await;
             let table = DynamoTable::connect(Some(&endpoint), "primed").await;
             table.prime(connections).await;
-            let primed = peers.lock().unwrap().len();
+            // The server accepts what the client's connect already completed.
+            for _ in 0..100 {
+                if accepted.load(Ordering::SeqCst) >= connections {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let primed = accepted.load(Ordering::SeqCst);
+            let calls_primed = calls.lock().unwrap().len();
 
             let table = &table;
             let reads = (0..connections).map(|n| {
@@ -790,13 +903,64 @@ mod tests {
                 async move { table.get(&key).await }
             });
             let answers = futures::future::join_all(reads).await;
-            let after = peers.lock().unwrap().clone();
+            let after = accepted.load(Ordering::SeqCst);
+            let peers: HashSet<SocketAddr> = calls.lock().unwrap().iter().copied().collect();
             server.abort();
 
             assert_eq!(primed, connections);
+            assert_eq!(calls_primed, 0, "opening connections sends no call");
             assert!(answers.iter().all(|answer| matches!(answer, Ok(None))), "{answers:?}");
-            assert_eq!(after.len(), connections, "the calls at once found their connections open");
+            assert_eq!(after, connections, "the calls at once found their connections open");
+            assert_eq!(peers.len(), connections, "one call on each");
         }
+    }
+
+    /// An SDK HTTP client that records where each request goes and fails it.
+    #[derive(Debug, Clone)]
+    struct Recording(Arc<Mutex<Vec<String>>>);
+
+    impl HttpClient for Recording {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    impl HttpConnector for Recording {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            self.0.lock().unwrap().push(request.uri().to_owned());
+            HttpConnectorFuture::ready(Err(ConnectorError::user("recorded".into())))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_prime_goes_where_the_sdk_sends_the_calls() {
+        let http = crate::aws_sdk::AwsHttpClient::new(rustls::RootCertStore::empty());
+        let env = |region: &'static str| {
+            move |name: &str| match name {
+                "AWS_REGION" => Some(region.to_owned()),
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+                _ => None,
+            }
+        };
+        let config = crate::aws_sdk::environment_config(env("eu-west-1"), None, http.clone());
+        assert_eq!(origin(&config).await, Some(Uri::from_static("https://dynamodb.eu-west-1.amazonaws.com")));
+        // And the SDK's own call goes there too (answered with an error by a client that records it).
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let recording = config.to_builder().http_client(Recording(sent.clone())).build();
+        let _ = DynamoTable::new(Client::new(&recording), "t").get(&Key::new("a", "b")).await;
+        let sent = sent.lock().unwrap().clone();
+        let first: Uri = sent.first().expect("the SDK sent its call").parse().unwrap();
+        let primed = origin(&config).await.unwrap();
+        assert_eq!((first.scheme(), first.authority()), (primed.scheme(), primed.authority()));
+        let config = crate::aws_sdk::environment_config(env("cn-north-1"), None, http.clone());
+        assert_eq!(
+            origin(&config).await,
+            Some(Uri::from_static("https://dynamodb.cn-north-1.amazonaws.com.cn"))
+        );
+        let config = crate::aws_sdk::environment_config(env(""), Some("http://127.0.0.1:8000"), http.clone());
+        assert_eq!(origin(&config).await, Some(Uri::from_static("http://127.0.0.1:8000")));
+        let config = crate::aws_sdk::environment_config(env(""), None, http);
+        assert_eq!(origin(&config).await, None, "no region: nowhere to go");
     }
 
     #[test]

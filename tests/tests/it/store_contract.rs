@@ -692,7 +692,8 @@ async fn a_function_configured_from_its_environment_reaches_dynamodb() {
         "AWS_SESSION_TOKEN" => Some("session".to_owned()),
         _ => None,
     };
-    let config = darasa::aws_sdk::environment_config(env, Some(&endpoint));
+    let http = darasa::aws_sdk::AwsHttpClient::new(rustls::RootCertStore::empty());
+    let config = darasa::aws_sdk::environment_config(env, Some(&endpoint), http);
     let name = format!("test-{}", uuid::Uuid::now_v7());
     let table = darasa::store::dynamo::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &name);
     table.create_table_if_missing().await.unwrap();
