@@ -78,7 +78,9 @@ pub const ME: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
-    first_calls: 4,
+    // `GET /api/me`: a new client's window count and read beside one read of the profile and
+    // usage together (`Table::get_many`).
+    first_calls: 3,
     providers: no_providers,
 };
 pub const CLERK_WEBHOOK: Function = Function {

@@ -68,8 +68,9 @@ pub struct Export {
 
 /// Reads the caller's profile and usage and prepares the rest of the export.
 pub async fn begin(table: SharedTable, user_id: &str) -> Result<Export, StoreError> {
-    let (profile_key, usage_key) = (users::profile_key(user_id), users::usage_key(user_id));
-    let (profile, usage) = tokio::try_join!(table.get(&profile_key), table.get(&usage_key))?;
+    let keys = [users::profile_key(user_id), users::usage_key(user_id)];
+    let mut items = table.get_many(&keys).await?.into_iter();
+    let (profile, usage) = (items.next().flatten(), items.next().flatten());
     let head = json!({
         "format": FORMAT,
         "exportedAt": clock::rfc3339(clock::now()),

@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -80,6 +80,8 @@ type Attributes = HashMap<String, AttributeValue>;
 
 /// Attempts of a write that keeps colliding with concurrent transactions before giving up.
 const MAX_ATTEMPTS: u32 = 25;
+/// The most keys one `BatchGetItem` may name.
+const BATCH_GET_LIMIT: usize = 100;
 /// First and largest backoff between those attempts.
 const BACKOFF_START_MS: u64 = 4;
 const BACKOFF_CAP_MS: u64 = 200;
@@ -345,6 +347,61 @@ impl Table for DynamoTable {
         };
         let item = from_attributes(attributes)?;
         Ok((!is_expired(&item, unix_seconds())).then_some(item))
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        let mut unique: Vec<&Key> = Vec::with_capacity(keys.len());
+        for key in keys {
+            // DynamoDB refuses a batch that names a key twice.
+            if !unique.contains(&key) {
+                unique.push(key);
+            }
+        }
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_LIMIT) {
+            let mut pending =
+                chunk.iter().map(|key| Self::key_attributes(key)).collect::<StoreResult<Vec<_>>>()?;
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    // Keys DynamoDB left unprocessed (throttling, a response's size limit).
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
+                    }
+                    tokio::time::sleep(backoff(attempt - 1)).await;
+                }
+                attempt += 1;
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table_name, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                for attributes in output
+                    .responses
+                    .and_then(|mut by_table| by_table.remove(&self.table_name))
+                    .unwrap_or_default()
+                {
+                    let item = from_attributes(attributes)?;
+                    if let Some(key) = Key::of(&item) {
+                        found.insert(key, item);
+                    }
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut by_table| by_table.remove(&self.table_name))
+                    .map(|unprocessed| unprocessed.keys)
+                    .unwrap_or_default();
+            }
+        }
+        let now = unix_seconds();
+        Ok(keys.iter().map(|key| found.get(key).filter(|item| !is_expired(item, now)).cloned()).collect())
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {

@@ -365,6 +365,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
+    /// Reads several items at once, answering in the order of `keys` (a key named twice is read
+    /// once and answered twice). The default reads them one by one, concurrently; DynamoDB reads
+    /// them in one call (`BatchGetItem`), so a route that needs two items costs one round trip.
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        futures::future::try_join_all(keys.iter().map(|key| self.get(key))).await
+    }
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()>;
     /// Applies the update and returns the item as it is afterwards.
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item>;

@@ -118,9 +118,12 @@ pub struct MeUsage {
 
 /// The caller's profile, plan features and quotas.
 pub async fn me(table: &dyn Table, session: &Session) -> DomainResult<Me> {
-    let (profile, usage) =
-        tokio::try_join!(get_profile(table, &session.user_id), get_usage(table, &session.user_id))?;
-    let user = profile.ok_or(DomainError::NotFound(Missing::User))?;
+    // One round trip for both items (`Table::get_many`).
+    let keys = [profile_key(&session.user_id), usage_key(&session.user_id)];
+    let mut items = table.get_many(&keys).await?.into_iter();
+    let (profile, usage) = (items.next().flatten(), items.next().flatten());
+    let user: Profile = crate::store::from_item(profile.ok_or(DomainError::NotFound(Missing::User))?)?;
+    let usage: Usage = usage.map(crate::store::from_item).transpose()?.unwrap_or_default();
     let features = &session.features;
     Ok(Me {
         user,

@@ -54,6 +54,7 @@ contract!(
     cascade_rerun_after_failure,
     ttl_hides_expired_items,
     records_follow_every_write,
+    get_many_answers_in_the_order_asked,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +651,32 @@ async fn records_follow_every_write(table: SharedTable) {
     assert_eq!(records().await, []);
     table.put(first.clone(), None).await.unwrap();
     assert_eq!(records().await, [first]);
+}
+
+/// Several items read at once come back in the order asked, absent and expired ones as `None`, a
+/// key named twice answered twice, past DynamoDB's 100 keys a call.
+async fn get_many_answers_in_the_order_asked(table: SharedTable) {
+    let pk = user();
+    let first = item(&pk, "NOTE#1", json!({"text": "first"}));
+    let second = item(&pk, "NOTE#2", json!({"text": "second"}));
+    table.put(first.clone(), None).await.unwrap();
+    table.put(second.clone(), None).await.unwrap();
+    table.put(item(&pk, "NOTE#3", json!({EXPIRES_AT: 1})), None).await.unwrap();
+    let key = |sk: &str| Key::new(&pk, sk);
+    let keys = [key("NOTE#2"), key("NOTE#absent"), key("NOTE#1"), key("NOTE#3"), key("NOTE#2")];
+    assert_eq!(
+        table.get_many(&keys).await.unwrap(),
+        [Some(second.clone()), None, Some(first.clone()), None, Some(second.clone())]
+    );
+    assert_eq!(table.get_many(&[]).await.unwrap(), []);
+
+    let mut keys: Vec<Key> = (0..120).map(|n| key(&format!("NOTE#absent{n}"))).collect();
+    keys.push(key("NOTE#1"));
+    keys.insert(0, key("NOTE#2"));
+    let answers = table.get_many(&keys).await.unwrap();
+    assert_eq!(answers.len(), 122);
+    assert_eq!((answers[0].as_ref(), answers[121].as_ref()), (Some(&second), Some(&first)));
+    assert!(answers[1..121].iter().all(Option::is_none));
 }
 
 // ---------------------------------------------------------------------------------------------
