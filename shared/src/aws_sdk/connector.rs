@@ -33,7 +33,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -74,7 +74,11 @@ impl AwsHttpClient {
         tcp.set_nodelay(true);
         let connections =
             Connections { connect: HttpsConnector::from((tcp, tls)), opened: Arc::default(), max_age };
-        let client = Client::builder(TokioExecutor::new()).build(connections.clone());
+        // Timers as reqwest sets them: without one, idle connections would never time out.
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .build(connections.clone());
         Self { client, connections }
     }
 
@@ -85,7 +89,13 @@ impl AwsHttpClient {
         let Some(key) = Origin::of(origin) else {
             return 0;
         };
-        let opening = (0..count).map(|_| self.connections.connect.clone().call(origin.clone()));
+        let opening = (0..count).map(|_| {
+            let mut connect = self.connections.connect.clone();
+            async move {
+                std::future::poll_fn(|cx| connect.poll_ready(cx)).await?;
+                connect.call(origin.clone()).await
+            }
+        });
         let streams: Vec<Stream> =
             futures::future::join_all(opening).await.into_iter().filter_map(Result::ok).collect();
         let opened = streams.len();
