@@ -1,12 +1,13 @@
 //! The AWS SDK's configuration, shared by every AWS client (DynamoDB, Secrets Manager).
 //!
 //! Requests go out through hyper-util and hyper-rustls (`connector`), which every function links
-//! anyway under reqwest, instead of the SDK's own HTTPS client. Against AWS itself it trusts Amazon Trust Services' roots only
-//! (`aws_sdk/amazon-roots.pem`): every AWS endpoint's certificate chains to one of them, and
-//! parsing the whole system store (about 150 certificates, several milliseconds of CPU), as the
-//! SDK's default client does, would cost every cold start. `AWS_CA_BUNDLE` (the AWS SDKs'
-//! variable) replaces them with a bundle of the operator's; an HTTPS endpoint override (an
-//! emulator behind TLS) is trusted by the bundled Mozilla roots unless such a bundle is given.
+//! anyway under reqwest, instead of the SDK's own HTTPS client. Against AWS itself it trusts
+//! Amazon Trust Services' roots only (`aws_sdk/amazon-roots.pem`): every AWS endpoint's
+//! certificate chains to one of them, and parsing the whole system store (about 150 certificates,
+//! several milliseconds of CPU), as the SDK's default client does, would cost every cold start.
+//! `AWS_CA_BUNDLE` (the AWS SDKs' variable) replaces them with a bundle of the operator's; an
+//! HTTPS endpoint override (an emulator behind TLS) is trusted by the bundled Mozilla roots unless
+//! such a bundle is given.
 
 mod connector;
 
@@ -133,8 +134,8 @@ fn local_credentials() -> Credentials {
 /// SDK's own client does). A plain-HTTP endpoint (DynamoDB Local) needs no certificate;
 /// otherwise the bundle `AWS_CA_BUNDLE` names (the AWS SDKs' and CLI's variable; e.g. a proxy that
 /// re-signs TLS); else, for AWS itself, Amazon's roots, and for someone else's HTTPS endpoint the
-/// Mozilla roots (webpki-roots, which reqwest bundles too). A bundle that cannot be read or holds no certificate is reported
-/// and ignored.
+/// Mozilla roots (webpki-roots, which reqwest bundles too). A bundle that cannot be read or holds
+/// no certificate is reported and ignored.
 fn roots(endpoint: Option<&str>, bundle: Option<PathBuf>) -> RootCertStore {
     if endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")) {
         return RootCertStore::empty();
