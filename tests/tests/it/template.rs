@@ -173,11 +173,15 @@ fn hardened(template: &Value, function: &app::Function) {
     let policies = serde_yaml::to_string(&properties["Policies"]).unwrap();
     // Every route goes through the protection layer, which keeps its windows (updated) and
     // buckets (put) in the table; the routes that call a model also take and return a lease.
-    let mut protection = vec!["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
+    let mut required = vec!["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
     if function.needs.model {
-        protection.push("dynamodb:DeleteItem");
+        required.push("dynamodb:DeleteItem");
     }
-    for action in protection {
+    // `GET /api/me` and the export read the profile and usage in one call (`Table::get_many`).
+    if function.name == app::functions::ME.name {
+        required.push("dynamodb:BatchGetItem");
+    }
+    for action in required {
         assert!(policies.contains(&format!("- {action}\n")), "{name} may not {action}: {policies}");
     }
     assert_eq!(policies.contains("HasOpenAiKey"), function.needs.model, "{name}");
