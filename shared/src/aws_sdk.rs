@@ -29,7 +29,8 @@ pub use connector::AwsHttpClient;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, in PEM.
 const AMAZON_ROOTS: &str = include_str!("aws_sdk/amazon-roots.pem");
-/// How long a connection may take to open: the SDK's own default.
+/// How long a connection may take to open: the SDK's own default (since behaviour version
+/// 2023-11-09), given to the SDK and to the connector, which opens connections ahead of its calls.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// The configuration for one client. `endpoint` overrides AWS's (DynamoDB Local): dummy

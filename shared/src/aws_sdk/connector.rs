@@ -40,9 +40,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A connection: plain TCP (DynamoDB Local) or TLS over it.
 type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
-/// The SDK's connect timeout (its default since behaviour version 2023-11-09): a connection not
-/// made by then is retried on another.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// How long a connection opened ahead waits for its first request before it is dropped unused.
 /// A cold start's first request arrives right after Init; an instance that waits longer (one
 /// started ahead of traffic) opens connections as it needs them, as it would have anyway, rather
@@ -69,7 +66,7 @@ impl AwsHttpClient {
         let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_connect_timeout(Some(super::CONNECT_TIMEOUT));
         // Requests are written in pieces; Nagle would hold the last one back for an ACK.
         tcp.set_nodelay(true);
         let connections =

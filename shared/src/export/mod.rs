@@ -68,9 +68,7 @@ pub struct Export {
 
 /// Reads the caller's profile and usage and prepares the rest of the export.
 pub async fn begin(table: SharedTable, user_id: &str) -> Result<Export, StoreError> {
-    let keys = [users::profile_key(user_id), users::usage_key(user_id)];
-    let mut items = table.get_many(&keys).await?.into_iter();
-    let (profile, usage) = (items.next().flatten(), items.next().flatten());
+    let (profile, usage) = users::profile_and_usage(table.as_ref(), user_id).await?;
     let head = json!({
         "format": FORMAT,
         "exportedAt": clock::rfc3339(clock::now()),

@@ -156,6 +156,23 @@ impl DynamoTable {
             .await;
     }
 
+    /// One consistent `BatchGetItem` of `keys`: the items found, and the keys DynamoDB left
+    /// unprocessed.
+    async fn batch_get(&self, keys: Vec<Attributes>) -> StoreResult<(Vec<Item>, Vec<Attributes>)> {
+        let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build();
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table_name, request.map_err(build_error)?)
+            .send()
+            .await
+            .map_err(|e| unavailable("BatchGetItem", e))?;
+        let found = output.responses.and_then(|mut by_table| by_table.remove(&self.table_name));
+        let items = found.unwrap_or_default().into_iter().map(from_attributes).collect::<StoreResult<_>>()?;
+        let unprocessed = output.unprocessed_keys.and_then(|mut by_table| by_table.remove(&self.table_name));
+        Ok((items, unprocessed.map(|unprocessed| unprocessed.keys).unwrap_or_default()))
+    }
+
     pub fn table_name(&self) -> &str {
         &self.table_name
     }
@@ -361,43 +378,18 @@ impl Table for DynamoTable {
         for chunk in unique.chunks(BATCH_GET_LIMIT) {
             let mut pending =
                 chunk.iter().map(|key| Self::key_attributes(key)).collect::<StoreResult<Vec<_>>>()?;
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt > 0 {
-                    // Keys DynamoDB left unprocessed (throttling, a response's size limit).
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
-                    }
-                    tokio::time::sleep(backoff(attempt - 1)).await;
+            for attempt in 0..MAX_ATTEMPTS {
+                let items;
+                (items, pending) = self.batch_get(pending).await?;
+                found.extend(items.into_iter().filter_map(|item| Some((Key::of(&item)?, item))));
+                if pending.is_empty() {
+                    break;
                 }
-                attempt += 1;
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table_name, request)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("BatchGetItem", e))?;
-                for attributes in output
-                    .responses
-                    .and_then(|mut by_table| by_table.remove(&self.table_name))
-                    .unwrap_or_default()
-                {
-                    let item = from_attributes(attributes)?;
-                    if let Some(key) = Key::of(&item) {
-                        found.insert(key, item);
-                    }
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut by_table| by_table.remove(&self.table_name))
-                    .map(|unprocessed| unprocessed.keys)
-                    .unwrap_or_default();
+                // Keys DynamoDB left unprocessed (throttling, a response's size limit).
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
             }
         }
         let now = unix_seconds();

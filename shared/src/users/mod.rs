@@ -45,6 +45,15 @@ pub struct Profile {
     pub updated_at: OffsetDateTime,
 }
 
+/// The user's profile and usage items as stored, read in one round trip (`Table::get_many`).
+pub async fn profile_and_usage(
+    table: &dyn Table,
+    user_id: &str,
+) -> StoreResult<(Option<Item>, Option<Item>)> {
+    let mut items = table.get_many(&[profile_key(user_id), usage_key(user_id)]).await?.into_iter();
+    Ok((items.next().flatten(), items.next().flatten()))
+}
+
 pub async fn get_profile(table: &dyn Table, user_id: &str) -> StoreResult<Option<Profile>> {
     table.get(&profile_key(user_id)).await?.map(crate::store::from_item).transpose()
 }
@@ -118,10 +127,7 @@ pub struct MeUsage {
 
 /// The caller's profile, plan features and quotas.
 pub async fn me(table: &dyn Table, session: &Session) -> DomainResult<Me> {
-    // One round trip for both items (`Table::get_many`).
-    let keys = [profile_key(&session.user_id), usage_key(&session.user_id)];
-    let mut items = table.get_many(&keys).await?.into_iter();
-    let (profile, usage) = (items.next().flatten(), items.next().flatten());
+    let (profile, usage) = profile_and_usage(table, &session.user_id).await?;
     let user: Profile = crate::store::from_item(profile.ok_or(DomainError::NotFound(Missing::User))?)?;
     let usage: Usage = usage.map(crate::store::from_item).transpose()?.unwrap_or_default();
     let features = &session.features;
