@@ -4,12 +4,12 @@
 //! same machine load; printed as p50/p99 of each and the ratio live/off, on the embedded store and,
 //! when `DARASA_TEST_DYNAMODB_ENDPOINT` is set, on DynamoDB Local.
 //!
-//! First every request comes from its own client address (as many clients would): the per-IP
-//! window is read and written on each one and nobody reaches the limit, so the figure is the cost
-//! of the whole layer (shield over path, query and headers, bot rules on a browser's user agent,
-//! one window read and one conditional write), never a cheap denial. Then 50 returning clients
-//! send them, as browser sessions do: each one's previous window is read once, so a request costs
-//! the shield, the bot rules and the conditional write. Last, each part timed alone.
+//! First every request comes from its own client address (as many clients would): a new client's
+//! window item is written on each one and nobody reaches the limit, so the figure is the cost of
+//! the whole layer (shield over path, query and headers, bot rules on a browser's user agent, one
+//! conditional write), never a cheap denial. Then 50 returning clients send them, as browser
+//! sessions do. Either way a request costs the shield, the bot rules and one conditional write.
+//! Last, each part timed alone.
 //!
 //! Run: `cargo bench -p darasa-tests --bench protection` (with DynamoDB Local started as
 //! `infra/bench/run.sh` starts it for the DynamoDB figures).
@@ -120,7 +120,7 @@ async fn breakdown(table: SharedTable, token: &str) {
     });
     let mut windows = Vec::with_capacity(PARTS);
     for n in 0..PARTS {
-        let subject = Subject { pk: format!("CLIENT#bench-{n}"), prefix: "RATE#ip#".into() };
+        let subject = Subject::new(format!("CLIENT#bench-{n}"), IP_WINDOW);
         let started = Instant::now();
         let now_ms = protection.clock.now_ms();
         let standing = protection.limiter().hit(table.as_ref(), IP_WINDOW, &subject, now_ms).await;

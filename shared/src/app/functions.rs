@@ -23,8 +23,8 @@ pub struct Function {
     /// the keys that verify them during Init (`Verifier::prime`).
     pub sessions: bool,
     /// The most DynamoDB calls one of its first requests sends at once, so the connections its
-    /// Init opens (`DynamoTable::prime`): a new client's window is a count and a read of the
-    /// previous window, beside a second window (the spending routes') or the route's own reads.
+    /// Init opens (`DynamoTable::prime`): each window is one call, beside a second window (the
+    /// spending routes') or a read of the route's own.
     pub first_calls: usize,
     /// Attaches the providers `needs` names to the common state (`AppState::from_config`). A
     /// function pointer per entry, so each binary links only its own function's providers: a
@@ -67,7 +67,7 @@ pub const JOB_INFOS: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
-    first_calls: 4,
+    first_calls: 2,
     providers: no_providers,
 };
 /// The caller's profile and quotas, their standing against the protection rules, and the export
@@ -78,9 +78,9 @@ pub const ME: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
-    // `GET /api/me`: a new client's window count and read beside one read of the profile and
-    // usage together (`Table::get_many`).
-    first_calls: 3,
+    // `GET /api/me`: the window's count beside one read of the profile and usage together
+    // (`Table::get_many`).
+    first_calls: 2,
     providers: no_providers,
 };
 pub const CLERK_WEBHOOK: Function = Function {
@@ -89,8 +89,8 @@ pub const CLERK_WEBHOOK: Function = Function {
     streaming: false,
     needs: Needs { webhooks: true, ..Needs::NONE },
     sessions: false,
-    // Its window's count and read; the delivery's writes come after.
-    first_calls: 2,
+    // Its window's count; the delivery's writes come after.
+    first_calls: 1,
     providers: webhook_providers,
 };
 pub const GENERATE_QUESTION: Function = Function {
@@ -99,7 +99,8 @@ pub const GENERATE_QUESTION: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    first_calls: 4,
+    // After its two windows: the generation slot, the quota unit and the job's read at once.
+    first_calls: 3,
     providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {
@@ -108,7 +109,7 @@ pub const GENERATE_FEEDBACK: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    first_calls: 4,
+    first_calls: 2,
     providers: model_providers,
 };
 /// Voice interviews: CRUD, Hume access tokens and transcripts, AI feedback.
@@ -118,7 +119,7 @@ pub const INTERVIEWS: Function = Function {
     streaming: false,
     needs: Needs { model: true, hume: true, webhooks: false },
     sessions: true,
-    first_calls: 4,
+    first_calls: 2,
     providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {
@@ -127,7 +128,7 @@ pub const ANALYZE_RESUME: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    first_calls: 4,
+    first_calls: 2,
     providers: model_providers,
 };
 

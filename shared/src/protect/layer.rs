@@ -120,7 +120,7 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     let now_ms = protection.clock.now_ms();
     let table = state.table.clone();
     let ip_rule = if class == RouteClass::Webhook { WEBHOOK_WINDOW } else { IP_WINDOW };
-    let ip_subject = Subject { pk: format!("CLIENT#{ip_text}"), prefix: format!("RATE#{}#", ip_rule.name) };
+    let ip_subject = Subject::new(format!("CLIENT#{ip_text}"), ip_rule);
 
     let mut denial = None;
     if modes.shield != Mode::Off {
@@ -191,10 +191,7 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         if matches!(class, RouteClass::Spending { .. })
             && let Some(session) = session(&state, &mut request).await
         {
-            let subject = Subject {
-                pk: users::partition(&session.user_id),
-                prefix: format!("RATE#{}#", USER_WINDOW.name),
-            };
+            let subject = Subject::new(users::partition(&session.user_id), USER_WINDOW);
             windows.push((USER_WINDOW, subject));
         }
     }

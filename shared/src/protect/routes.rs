@@ -57,8 +57,7 @@ async fn report(
     let decision = report.map(|Extension(report)| report).unwrap_or_default();
     let mut limits: Vec<Limit> = decision.limits.iter().map(window_limit).collect();
     if protection.modes.rate_limit != Mode::Off {
-        let subject =
-            Subject { pk: users::partition(&session.user_id), prefix: format!("RATE#{}#", USER_WINDOW.name) };
+        let subject = Subject::new(users::partition(&session.user_id), USER_WINDOW);
         let standing = protection.limiter().peek(table, USER_WINDOW, &subject, now_ms).await?;
         let (remaining, reset) = match standing {
             Standing::Allowed { remaining, reset_seconds } => (remaining, reset_seconds),

@@ -4,18 +4,25 @@
 //! overlaps the sliding window (`prev × (1 − elapsed/W) + curr`), so a client cannot get twice the
 //! limit by straddling a boundary as fixed buckets allow.
 //!
-//! A hit is one conditional `UpdateItem` on the current window's item (`ADD count 1` only while
-//! the count is below what the previous window leaves), so concurrent instances never let one
-//! request too many through. The previous window's count is read once per instance per window
-//! (it no longer changes), in parallel with that first request's update, which is then bounded
-//! by the whole limit and taken back (`ADD count -1`) if the sliding window refuses the request:
-//! one round trip where a new instance or client would otherwise wait for two. The take-back only
-//! ever errs strict: another request in that instant may see one count too many, never too few.
-//! A denial is remembered in-process until it can end, so a client that keeps knocking costs no
-//! table call. Items expire with the table's TTL two windows later.
+//! One item per client and rule holds every fixed window's count as its own attribute
+//! (`count#<window start>`), so a count is one conditional `UpdateItem` whose answer also carries
+//! the previous window's count: `ADD` to the current window's attribute only while it is below
+//! what the previous window leaves, and only while the client is not blocked. Concurrent instances
+//! never let one request too many through. An instance that does not know the previous window's
+//! count yet (a new instance, or this client's first request of the window) bounds that update by
+//! the whole limit instead and takes the count back (`ADD -1`) if the sliding window refuses the
+//! request; it only ever errs strict: another request in that instant may see one count too many,
+//! never too few. The previous window's count no longer changes, so the instance keeps it for the
+//! rest of the window. A denial is remembered in-process until it can end, so a client that keeps
+//! knocking costs no table call.
 //!
-//! The same item carries a client's shield hits and, after too many, the time it is blocked
-//! until: see `Limiter::record_shield_hit`.
+//! Each update removes the window before the previous one; an item that expired (its TTL is two
+//! windows after its last count) but that DynamoDB has not deleted yet may still hold older
+//! windows, which the answer shows and one more update removes.
+//!
+//! The same item carries a client's shield hits (`shieldHits#<window start>`) and, after too many,
+//! the time it is blocked until: see `Limiter::record_shield_hit`. Neither a count nor a hit is
+//! written while the block runs, so neither can shorten the TTL that covers it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,10 +30,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::store::{Condition, EXPIRES_AT, Key, StoreResult, Table, Update};
+use crate::store::{Condition, EXPIRES_AT, Item, Key, StoreResult, Table, Update};
 
-const COUNT: &str = "count";
-const SHIELD_HITS: &str = "shieldHits";
+const COUNT: &str = "count#";
+const SHIELD_HITS: &str = "shieldHits#";
 const BLOCKED_UNTIL: &str = "blockedUntil";
 
 /// Entries an instance keeps per cache before it drops the stale ones.
@@ -47,17 +54,22 @@ impl SlidingWindow {
     }
 }
 
-/// Whose requests a window counts: a partition and a sort-key prefix, one item per fixed window.
+/// Whose requests a window counts: the key of their one item for this rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Subject {
     pub pk: String,
-    /// Prefix of the window items' sort keys, e.g. `RATE#ip#`.
-    pub prefix: String,
+    /// The item's sort key, e.g. `RATE#ip`.
+    pub sk: String,
 }
 
 impl Subject {
-    fn key(&self, window_start_ms: i64) -> Key {
-        Key::new(self.pk.clone(), format!("{}{window_start_ms}", self.prefix))
+    /// `pk`'s item for `rule` (`RATE#<rule>`, beside the token buckets' `RATE#<bucket>`).
+    pub fn new(pk: String, rule: SlidingWindow) -> Self {
+        Self { pk, sk: format!("RATE#{}", rule.name) }
+    }
+
+    fn key(&self) -> Key {
+        Key::new(self.pk.clone(), self.sk.clone())
     }
 }
 
@@ -75,13 +87,43 @@ pub enum Standing {
     Blocked { retry_after_seconds: u64 },
 }
 
-/// What an instance remembers of the previous window of a subject (it no longer changes).
-#[derive(Debug, Clone, Copy)]
-struct Previous {
-    start_ms: i64,
+/// The attribute of a fixed window's count or shield hits.
+fn attribute(kind: &str, start_ms: i64) -> String {
+    format!("{kind}{start_ms}")
+}
+
+/// What a subject's item says at a window starting at `start` (ms).
+#[derive(Debug, Clone, Copy, Default)]
+struct Windows {
     count: i64,
+    previous_count: i64,
     shield_hits: i64,
+    previous_shield_hits: i64,
     blocked_until_ms: i64,
+}
+
+impl Windows {
+    fn read(item: Option<&Item>, start: i64, window: i64) -> Self {
+        let number = |name: &str| item.and_then(|item| item.get(name)).and_then(Value::as_i64).unwrap_or(0);
+        Self {
+            count: number(&attribute(COUNT, start)),
+            previous_count: number(&attribute(COUNT, start - window)),
+            shield_hits: number(&attribute(SHIELD_HITS, start)),
+            previous_shield_hits: number(&attribute(SHIELD_HITS, start - window)),
+            blocked_until_ms: number(BLOCKED_UNTIL),
+        }
+    }
+}
+
+/// The windows an item still holds from before the previous one: they count for nothing now.
+fn stale_windows(item: &Item, start: i64, window: i64) -> Vec<String> {
+    item.keys()
+        .filter(|name| {
+            let started = name.strip_prefix(COUNT).or_else(|| name.strip_prefix(SHIELD_HITS));
+            started.and_then(|ms| ms.parse::<i64>().ok()).is_some_and(|ms| ms < start - window)
+        })
+        .cloned()
+        .collect()
 }
 
 /// Denials still running, by subject and rule: refused without a table call until then (ms).
@@ -90,12 +132,9 @@ type Denials = HashMap<(Subject, &'static str), (i64, Standing)>;
 /// The limiter: stateless but for two in-process caches; build one per process.
 #[derive(Debug, Default)]
 pub struct Limiter {
-    previous: Mutex<HashMap<Subject, Previous>>,
+    /// Each subject's previous window, by its start: its count (which no longer changes).
+    previous: Mutex<HashMap<Subject, (i64, i64)>>,
     denied_until: Mutex<Denials>,
-}
-
-fn number(item: Option<&crate::store::Item>, name: &str) -> i64 {
-    item.and_then(|item| item.get(name)).and_then(Value::as_i64).unwrap_or(0)
 }
 
 fn seconds_ceil(ms: i64) -> u64 {
@@ -108,6 +147,20 @@ fn room_left(rule: SlidingWindow, previous_count: i64, start: i64, now_ms: i64) 
     let window = rule.window_ms();
     let carried = previous_count as f64 * (1.0 - (now_ms - start) as f64 / window as f64);
     (f64::from(rule.limit) - carried).floor() as i64
+}
+
+/// Neither a count nor a shield hit is written while a block runs (`blockedUntil` absent or past).
+fn not_blocked(now_ms: i64) -> Condition {
+    Condition::Below(BLOCKED_UNTIL.into(), now_ms.saturating_add(1))
+}
+
+/// Advances the item to the window starting at `start`: keeps it two windows more and drops the
+/// window that stops being the previous one.
+fn advanced(update: Update, start: i64, window: i64) -> Update {
+    update
+        .set(EXPIRES_AT, expiry_seconds(start, window))
+        .remove(&attribute(COUNT, start - 2 * window))
+        .remove(&attribute(SHIELD_HITS, start - 2 * window))
 }
 
 impl Limiter {
@@ -129,59 +182,49 @@ impl Limiter {
         }
         let window = rule.window_ms();
         let start = now_ms - now_ms.rem_euclid(window);
-        let key = subject.key(start);
-        let update = Update::new().add(COUNT, 1).set(EXPIRES_AT, expiry_seconds(start, window));
-        let (previous, outcome, counted_blind) = match self.cached_previous(subject, start - window) {
-            Some(previous) => {
-                if previous.blocked_until_ms > now_ms {
-                    return Ok(self.deny(subject, rule.name, previous.blocked_until_ms, now_ms, true));
-                }
-                let room = room_left(rule, previous.count, start, now_ms);
-                let outcome = if room > 0 {
-                    table.update(&key, update, Some(Condition::Below(COUNT.into(), room))).await
-                } else {
-                    Err(crate::store::StoreError::ConditionFailed { write: None })
-                };
-                (previous, outcome, false)
-            }
-            // The previous window is not known here yet (a new instance, or this client's first
-            // request of the window): read it while counting the request against the whole
-            // limit, one round trip instead of two, and take the count back below if the sliding
-            // window refuses the request after all.
-            None => {
-                let whole_limit = Some(Condition::Below(COUNT.into(), i64::from(rule.limit)));
-                let (previous, outcome) = tokio::join!(
-                    self.load_previous(table, subject, start - window),
-                    table.update(&key, update, whole_limit)
-                );
-                (previous?, outcome, true)
-            }
+        let count = attribute(COUNT, start);
+        // Bounded by what the previous window leaves when this instance knows it, else by the
+        // whole limit, the sliding window then checked on the answer.
+        let known_previous = self.cached_previous(subject, start - window);
+        let bound = match known_previous {
+            Some(previous_count) => room_left(rule, previous_count, start, now_ms),
+            None => i64::from(rule.limit),
         };
-        let room = room_left(rule, previous.count, start, now_ms);
-        match outcome {
-            Ok(item) => {
-                let blocked_until = number(Some(&item), BLOCKED_UNTIL).max(previous.blocked_until_ms);
-                let count = number(Some(&item), COUNT);
-                let refused = blocked_until > now_ms || count > room;
-                if refused && counted_blind {
-                    table.update(&key, Update::new().add(COUNT, -1), None).await?;
-                }
-                if blocked_until > now_ms {
-                    return Ok(self.deny(subject, rule.name, blocked_until, now_ms, true));
-                }
-                if count > room {
-                    let until = next_room(rule.limit, previous.count, room.max(0), start, window, now_ms);
-                    return Ok(self.deny(subject, rule.name, until, now_ms, false));
-                }
-                let remaining = u32::try_from(room - count).unwrap_or(0);
-                Ok(Standing::Allowed { remaining, reset_seconds: seconds_ceil(start + window - now_ms) })
-            }
+        let outcome = if bound > 0 {
+            let update = advanced(Update::new().add(&count, 1), start, window);
+            let condition = Condition::All(vec![Condition::Below(count.clone(), bound), not_blocked(now_ms)]);
+            table.update(&subject.key(), update, Some(condition)).await
+        } else {
+            Err(crate::store::StoreError::ConditionFailed { write: None })
+        };
+        let item = match outcome {
+            Ok(item) => item,
+            // Over the limit or blocked: which one, and until when, is in the item.
             Err(error) if error.is_condition_failed() => {
-                let until = next_room(rule.limit, previous.count, room.max(0), start, window, now_ms);
-                Ok(self.deny(subject, rule.name, until, now_ms, false))
+                let item = table.get(&subject.key()).await?;
+                let windows = Windows::read(item.as_ref(), start, window);
+                self.remember_previous(subject, start - window, windows.previous_count);
+                return Ok(self.refusal(rule, subject, windows, start, now_ms));
             }
-            Err(other) => Err(other),
+            Err(other) => return Err(other),
+        };
+        let windows = Windows::read(Some(&item), start, window);
+        self.remember_previous(subject, start - window, windows.previous_count);
+        self.remove_stale(table, subject, &item, start, window).await;
+        let room = room_left(rule, windows.previous_count, start, now_ms);
+        if windows.count > room {
+            // Counted against the whole limit only: the sliding window refuses it, take it back.
+            let take_back = Update::new().add(&count, -1);
+            match table.update(&subject.key(), take_back, Some(Condition::Exists)).await {
+                Ok(_) => {}
+                Err(error) if error.is_condition_failed() => {}
+                Err(other) => return Err(other),
+            }
+            let left = Windows { count: windows.count - 1, ..windows };
+            return Ok(self.refusal(rule, subject, left, start, now_ms));
         }
+        let remaining = u32::try_from(room - windows.count).unwrap_or(0);
+        Ok(Standing::Allowed { remaining, reset_seconds: seconds_ceil(start + window - now_ms) })
     }
 
     /// Where `subject` stands against `rule` without counting anything (for reports).
@@ -198,26 +241,33 @@ impl Limiter {
         }
         let window = rule.window_ms();
         let start = now_ms - now_ms.rem_euclid(window);
-        let previous = self.previous(table, subject, start - window).await?;
-        let current = table.get(&subject.key(start)).await?;
-        let blocked_until = number(current.as_ref(), BLOCKED_UNTIL).max(previous.blocked_until_ms);
-        if blocked_until > now_ms {
-            return Ok(Standing::Blocked { retry_after_seconds: seconds_ceil(blocked_until - now_ms) });
+        let item = table.get(&subject.key()).await?;
+        let windows = Windows::read(item.as_ref(), start, window);
+        if windows.blocked_until_ms > now_ms {
+            return Ok(Standing::Blocked {
+                retry_after_seconds: seconds_ceil(windows.blocked_until_ms - now_ms),
+            });
         }
-        let room = room_left(rule, previous.count, start, now_ms);
-        let count = number(current.as_ref(), COUNT);
-        if count >= room {
-            let until = next_room(rule.limit, previous.count, room.max(0), start, window, now_ms);
+        let room = room_left(rule, windows.previous_count, start, now_ms);
+        if windows.count >= room {
+            let until = next_room(
+                rule.limit,
+                windows.previous_count,
+                windows.count.max(room.max(0)),
+                start,
+                window,
+                now_ms,
+            );
             return Ok(Standing::Limited { retry_after_seconds: seconds_ceil(until - now_ms) });
         }
-        let remaining = u32::try_from(room - count).unwrap_or(0);
+        let remaining = u32::try_from(room - windows.count).unwrap_or(0);
         Ok(Standing::Allowed { remaining, reset_seconds: seconds_ceil(start + window - now_ms) })
     }
 
     /// Records an attack pattern from `subject` (its `rule` windows). After `threshold` hits
-    /// within two windows, the client is blocked for `block`: the block is written on every window
-    /// item it covers, so whichever instance counts the client's next request reads it in the
-    /// item it updates anyway. Returns the block's end when this hit started one.
+    /// within this window and the previous one, the client is blocked for `block`: its item holds
+    /// the block, so whichever instance counts the client's next request meets it in the update
+    /// it sends anyway. Returns the block's end when this hit started one.
     pub async fn record_shield_hit(
         &self,
         table: &dyn Table,
@@ -230,56 +280,73 @@ impl Limiter {
         let table = table.counters();
         let window = rule.window_ms();
         let start = now_ms - now_ms.rem_euclid(window);
-        let previous = self.previous(table, subject, start - window).await?;
-        let update = Update::new().add(SHIELD_HITS, 1).set(EXPIRES_AT, expiry_seconds(start, window));
-        let item = table.update(&subject.key(start), update, None).await?;
-        let hits = number(Some(&item), SHIELD_HITS) + previous.shield_hits;
-        if hits < threshold || number(Some(&item), BLOCKED_UNTIL) > now_ms {
+        let update = advanced(Update::new().add(&attribute(SHIELD_HITS, start), 1), start, window);
+        let item = match table.update(&subject.key(), update, Some(not_blocked(now_ms))).await {
+            Ok(item) => item,
+            // Blocked already: this hit changes nothing.
+            Err(error) if error.is_condition_failed() => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        self.remove_stale(table, subject, &item, start, window).await;
+        let windows = Windows::read(Some(&item), start, window);
+        if windows.shield_hits + windows.previous_shield_hits < threshold {
             return Ok(None);
         }
-        let until = now_ms + i64::try_from(block.as_millis()).unwrap_or(i64::MAX);
-        let mut window_start = start;
-        while window_start < until {
-            let mark =
-                Update::new().set(BLOCKED_UNTIL, until).set(EXPIRES_AT, expiry_seconds(window_start, window));
-            table.update(&subject.key(window_start), mark, None).await?;
-            window_start += window;
-        }
+        let until = now_ms.saturating_add(i64::try_from(block.as_millis()).unwrap_or(i64::MAX));
+        // The TTL covers the block as well as the windows.
+        let expires = expiry_seconds(start, window).max(until.div_euclid(1000) + 1);
+        let mark = Update::new().set(BLOCKED_UNTIL, until).set(EXPIRES_AT, expires);
+        table.update(&subject.key(), mark, None).await?;
         self.deny(subject, rule.name, until, now_ms, true);
         Ok(Some(until))
     }
 
-    async fn previous(&self, table: &dyn Table, subject: &Subject, start_ms: i64) -> StoreResult<Previous> {
-        match self.cached_previous(subject, start_ms) {
-            Some(previous) => Ok(previous),
-            None => self.load_previous(table, subject, start_ms).await,
+    /// The denial for a request refused at `now_ms` by `windows` (the count at least the room
+    /// left), remembered until it can end.
+    fn refusal(
+        &self,
+        rule: SlidingWindow,
+        subject: &Subject,
+        windows: Windows,
+        start: i64,
+        now_ms: i64,
+    ) -> Standing {
+        if windows.blocked_until_ms > now_ms {
+            return self.deny(subject, rule.name, windows.blocked_until_ms, now_ms, true);
+        }
+        let window = rule.window_ms();
+        let room = room_left(rule, windows.previous_count, start, now_ms).max(0);
+        let until =
+            next_room(rule.limit, windows.previous_count, windows.count.max(room), start, window, now_ms);
+        self.deny(subject, rule.name, until, now_ms, false)
+    }
+
+    /// Removes the windows an answer shows from before the previous one (an expired item that
+    /// DynamoDB has not deleted yet, counted again). Housekeeping: a failure is only logged.
+    async fn remove_stale(&self, table: &dyn Table, subject: &Subject, item: &Item, start: i64, window: i64) {
+        let stale = stale_windows(item, start, window);
+        if stale.is_empty() {
+            return;
+        }
+        let update = stale.iter().fold(Update::new(), |update, name| update.remove(name));
+        match table.update(&subject.key(), update, Some(Condition::Exists)).await {
+            Ok(_) => {}
+            Err(error) if error.is_condition_failed() => {}
+            Err(error) => tracing::warn!(%error, "removing a client's past windows failed"),
         }
     }
 
-    fn cached_previous(&self, subject: &Subject, start_ms: i64) -> Option<Previous> {
-        self.lock_previous().get(subject).filter(|previous| previous.start_ms == start_ms).copied()
+    fn cached_previous(&self, subject: &Subject, start_ms: i64) -> Option<i64> {
+        let cache = self.lock_previous();
+        cache.get(subject).filter(|(start, _)| *start == start_ms).map(|(_, count)| *count)
     }
 
-    /// Reads the window that started at `start_ms` and remembers it: it no longer changes.
-    async fn load_previous(
-        &self,
-        table: &dyn Table,
-        subject: &Subject,
-        start_ms: i64,
-    ) -> StoreResult<Previous> {
-        let item = table.get(&subject.key(start_ms)).await?;
-        let previous = Previous {
-            start_ms,
-            count: number(item.as_ref(), COUNT),
-            shield_hits: number(item.as_ref(), SHIELD_HITS),
-            blocked_until_ms: number(item.as_ref(), BLOCKED_UNTIL),
-        };
+    fn remember_previous(&self, subject: &Subject, start_ms: i64, count: i64) {
         let mut cache = self.lock_previous();
         if cache.len() >= CACHE_SOFT_LIMIT {
-            cache.retain(|_, kept| kept.start_ms >= start_ms);
+            cache.retain(|_, (start, _)| *start >= start_ms);
         }
-        cache.insert(subject.clone(), previous);
-        Ok(previous)
+        cache.insert(subject.clone(), (start_ms, count));
     }
 
     fn cached_denial(&self, subject: &Subject, rule: &'static str, now_ms: i64) -> Option<Standing> {
@@ -320,7 +387,7 @@ impl Limiter {
         standing
     }
 
-    fn lock_previous(&self) -> std::sync::MutexGuard<'_, HashMap<Subject, Previous>> {
+    fn lock_previous(&self) -> std::sync::MutexGuard<'_, HashMap<Subject, (i64, i64)>> {
         // A panic while holding the lock cannot leave the cache inconsistent (single inserts).
         self.previous.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -330,7 +397,8 @@ impl Limiter {
     }
 }
 
-/// A window item lives until it stops being the previous window (TTL in seconds).
+/// A client's item lives two windows past its last count: until that window stops being the
+/// previous one (TTL in seconds).
 fn expiry_seconds(start_ms: i64, window_ms: i64) -> i64 {
     (start_ms + 2 * window_ms).div_euclid(1000) + 1
 }

@@ -6,10 +6,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use darasa::protect::window::{Limiter, SlidingWindow, Standing, Subject};
 use darasa::protect::{Mode, Modes, Protection};
+use darasa::store::{Condition, Item, Key, Page, Query, StoreResult, Table, Update, Write};
 use darasa_tests::app::{Store, TestApp, TestResponse, request};
 use darasa_tests::fixtures::{ALICE, BROWSER};
 use darasa_tests::on_both_stores;
@@ -69,6 +72,9 @@ on_both_stores!(
     the_webhook_is_exempt_from_bot_and_user_rules,
     arcjet_reports_the_decision_and_the_limits,
     a_first_count_the_sliding_window_refuses_is_taken_back,
+    a_count_is_one_call,
+    a_clients_item_keeps_only_the_windows_that_count,
+    a_block_holds_across_windows_and_its_item_outlives_it,
 );
 
 async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
@@ -448,43 +454,240 @@ async fn arcjet_reports_the_decision_and_the_limits(store: Store) {
         .assert_problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 }
 
-/// A limiter that has not read the previous window yet counts the request while it reads it; when
-/// the sliding window then refuses the request, the count is taken back, so the table holds only
-/// the requests that went through.
+/// The previous window's count is read from the answer to the first count, so a limiter that
+/// has not met the client yet bounds that count by the whole limit; when the sliding window then
+/// refuses the request, the count is taken back, so the item holds only the requests that went
+/// through.
 async fn a_first_count_the_sliding_window_refuses_is_taken_back(store: Store) {
-    use darasa::protect::window::{Limiter, SlidingWindow, Standing, Subject};
-    use darasa::store::Key;
-
     let app = TestApp::builder(store).build().await;
-    let rule = SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let start = now - now.rem_euclid(60_000);
-    let now_ms = start + 1;
-    let count_in = |key: Key| {
-        let table = app.table.clone();
-        async move {
-            let item = table.counters().get(&key).await.expect("read").unwrap_or_default();
-            item.get("count").and_then(serde_json::Value::as_i64).unwrap_or(0)
-        }
-    };
+    let (start, now_ms) = this_window();
     for (client, previous_count, allowed) in [("full", 10, false), ("half", 4, true)] {
-        let subject = Subject { pk: format!("CLIENT#{client}"), prefix: "RATE#t#".into() };
-        let previous = json!({
-            "pk": subject.pk, "sk": format!("RATE#t#{}", start - 60_000),
-            "count": previous_count, "expiresAt": now / 1000 + 600,
-        });
-        app.table.counters().put(previous.as_object().cloned().expect("an item"), None).await.expect("seed");
-        let current = Key::new(subject.pk.clone(), format!("RATE#t#{start}"));
+        let subject = Subject::new(format!("CLIENT#{client}"), TEN_A_MINUTE);
+        seed(&app, &subject, json!({ format!("count#{}", start - 60_000): previous_count })).await;
 
-        let standing = Limiter::new().hit(app.table.as_ref(), rule, &subject, now_ms).await.expect("hit");
+        let standing =
+            Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
+        let count = number(&app, &subject, &format!("count#{start}")).await;
         if allowed {
             // 10 less 4 carried over almost whole: 6 fit, this is the first.
             assert_eq!(standing, Standing::Allowed { remaining: 5, reset_seconds: 60 }, "{client}");
-            assert_eq!(count_in(current).await, 1, "{client}");
+            assert_eq!(count, 1, "{client}");
         } else {
             assert!(matches!(standing, Standing::Limited { .. }), "{client}: {standing:?}");
-            assert_eq!(count_in(current).await, 0, "{client}: the refused request is not counted");
+            assert_eq!(count, 0, "{client}: the refused request is not counted");
         }
+    }
+}
+
+/// A new instance counts a known client's request with one call: one conditional update of the
+/// client's item, whose answer carries the previous window; the rest of the window, that instance
+/// bounds its updates by what the previous window leaves and takes nothing back.
+async fn a_count_is_one_call(store: Store) {
+    let app = TestApp::builder(store).build().await;
+    let (start, now_ms) = this_window();
+    let subject = Subject::new("CLIENT#known".into(), TEN_A_MINUTE);
+    seed(&app, &subject, json!({ format!("count#{}", start - 60_000): 4 })).await;
+    let counting = Counting::new(app.table.clone());
+    let limiter = Limiter::new();
+    for n in 1..=6 {
+        let standing = limiter.hit(&counting, TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
+        assert_eq!(standing, Standing::Allowed { remaining: 6 - n, reset_seconds: 60 }, "request {n}");
+    }
+    assert_eq!(counting.calls(), 6, "one call per counted request");
+    // The seventh is refused by the update's condition: one more read says until when, and then
+    // the instance refuses without a call until then.
+    for _ in 0..3 {
+        let standing = limiter.hit(&counting, TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
+        assert!(matches!(standing, Standing::Limited { .. }), "{standing:?}");
+    }
+    assert_eq!(counting.calls(), 8);
+    assert_eq!(number(&app, &subject, &format!("count#{start}")).await, 6);
+}
+
+/// One item holds a client's windows: a count removes the window before the previous one, and an
+/// item DynamoDB has not deleted yet after its TTL (the embedded store forgets it at once) is
+/// cleared of every older window; what is left is the previous window and the current one.
+async fn a_clients_item_keeps_only_the_windows_that_count(store: Store) {
+    let app = TestApp::builder(store).build().await;
+    let (start, now_ms) = this_window();
+    let minute = 60_000;
+    let live = Subject::new("CLIENT#live".into(), TEN_A_MINUTE);
+    seed(
+        &app,
+        &live,
+        json!({
+            format!("count#{}", start - 10 * minute): 9,
+            format!("shieldHits#{}", start - 10 * minute): 2,
+            format!("count#{}", start - 2 * minute): 9,
+            format!("count#{}", start - minute): 4,
+        }),
+    )
+    .await;
+    let standing = Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &live, now_ms).await.expect("hit");
+    assert_eq!(
+        standing,
+        Standing::Allowed { remaining: 5, reset_seconds: 60 },
+        "only the previous window carries"
+    );
+    assert_eq!(
+        window_names(&app, &live).await,
+        [format!("count#{}", start - minute), format!("count#{start}")]
+    );
+
+    let expired = Subject::new("CLIENT#expired".into(), TEN_A_MINUTE);
+    let item = json!({
+        "pk": expired.pk, "sk": expired.sk, "expiresAt": now_ms / 1000 - 60,
+        format!("count#{}", start - 5 * minute): 10,
+        "blockedUntil": now_ms - 1,
+    });
+    app.table.counters().put(item.as_object().cloned().expect("an item"), None).await.expect("seed");
+    let standing = Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &expired, now_ms).await.expect("hit");
+    assert_eq!(standing, Standing::Allowed { remaining: 9, reset_seconds: 60 });
+    assert_eq!(window_names(&app, &expired).await, [format!("count#{start}")]);
+    assert!(number(&app, &expired, "expiresAt").await > now_ms / 1000 + 60);
+}
+
+/// A block outlasts the windows in which the hits were counted: it holds across windows on every
+/// instance, and the item's TTL covers it; a refused request writes nothing, so it cannot
+/// shorten that TTL.
+async fn a_block_holds_across_windows_and_its_item_outlives_it(store: Store) {
+    use darasa::protect::{SHIELD_BLOCK, SHIELD_BLOCK_AFTER};
+    let app = TestApp::builder(store).build().await;
+    let (_, now_ms) = this_window();
+    let subject = Subject::new("CLIENT#attacker".into(), TEN_A_MINUTE);
+    let limiter = Limiter::new();
+    let mut until = None;
+    for _ in 0..SHIELD_BLOCK_AFTER {
+        until = limiter
+            .record_shield_hit(
+                app.table.as_ref(),
+                TEN_A_MINUTE,
+                &subject,
+                now_ms,
+                SHIELD_BLOCK_AFTER,
+                SHIELD_BLOCK,
+            )
+            .await
+            .expect("a hit");
+    }
+    let until = until.expect("the last hit blocks");
+    let block_ms = i64::try_from(SHIELD_BLOCK.as_millis()).expect("minutes");
+    assert_eq!(until, now_ms + block_ms);
+    assert!(block_ms > 2 * 60_000, "the block outlasts two windows");
+    let ttl = number(&app, &subject, "expiresAt").await;
+    assert!(ttl * 1000 >= until, "the TTL {ttl} covers the block until {until}");
+    // Other instances, in later windows, meet the block; their refusals write nothing.
+    for later in [now_ms + 1, now_ms + 3 * 60_000, until - 1_000] {
+        let standing =
+            Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &subject, later).await.expect("hit");
+        assert!(matches!(standing, Standing::Blocked { .. }), "at +{} ms: {standing:?}", later - now_ms);
+        let hit = Limiter::new()
+            .record_shield_hit(
+                app.table.as_ref(),
+                TEN_A_MINUTE,
+                &subject,
+                later,
+                SHIELD_BLOCK_AFTER,
+                SHIELD_BLOCK,
+            )
+            .await
+            .expect("a hit");
+        assert_eq!(hit, None, "a hit while blocked starts nothing");
+    }
+    assert_eq!(number(&app, &subject, "expiresAt").await, ttl);
+    // Once it ends, the client is counted again.
+    let standing =
+        Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &subject, until + 1).await.expect("hit");
+    assert!(matches!(standing, Standing::Allowed { .. }), "{standing:?}");
+}
+
+/// A rule for the limiter's own tests: 10 a minute.
+const TEN_A_MINUTE: SlidingWindow =
+    SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
+
+/// The current minute's start and one millisecond into it (ms).
+fn this_window() -> (i64, i64) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let start = now - now.rem_euclid(60_000);
+    (start, start + 1)
+}
+
+/// Writes `subject`'s item with these attributes, live for ten minutes.
+async fn seed(app: &TestApp, subject: &Subject, attributes: serde_json::Value) {
+    let mut item = json!({ "pk": subject.pk, "sk": subject.sk, "expiresAt": now_seconds() + 600 });
+    item.as_object_mut().expect("an object").extend(attributes.as_object().cloned().expect("attributes"));
+    app.table.counters().put(item.as_object().cloned().expect("an item"), None).await.expect("seed");
+}
+
+fn now_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn window_item(app: &TestApp, subject: &Subject) -> Item {
+    let key = Key::new(subject.pk.clone(), subject.sk.clone());
+    app.table.counters().get(&key).await.expect("read").unwrap_or_default()
+}
+
+/// A numeric attribute of `subject`'s item, 0 when absent (as the limiter reads it).
+async fn number(app: &TestApp, subject: &Subject, name: &str) -> i64 {
+    window_item(app, subject).await.get(name).and_then(serde_json::Value::as_i64).unwrap_or(0)
+}
+
+/// The window attributes `subject`'s item holds, sorted.
+async fn window_names(app: &TestApp, subject: &Subject) -> Vec<String> {
+    let item = window_item(app, subject).await;
+    let mut names: Vec<String> = item
+        .keys()
+        .filter(|name| name.starts_with("count#") || name.starts_with("shieldHits#"))
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The table's counters, counting the calls made to them.
+struct Counting {
+    inner: darasa::store::SharedTable,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn new(inner: darasa::store::SharedTable) -> Self {
+        Self { inner, calls: AtomicUsize::new(0) }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn counted(&self) -> &dyn Table {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.counters()
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for Counting {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.counted().get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.counted().put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        self.counted().update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        self.counted().delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.counted().query(query).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        self.counted().transact(writes).await
+    }
+    fn counters(&self) -> &dyn Table {
+        self
     }
 }
 
