@@ -99,7 +99,8 @@ pub const GENERATE_QUESTION: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    // After its two windows: the generation slot, the quota unit and the job's read at once.
+    // Its two windows beside the job's read (the route reads while counted, then takes its
+    // generation slot and quota unit at once).
     first_calls: 3,
     providers: model_providers,
 };
@@ -109,7 +110,8 @@ pub const GENERATE_FEEDBACK: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    first_calls: 2,
+    // Its two windows beside the route's first read (it reads while counted).
+    first_calls: 3,
     providers: model_providers,
 };
 /// Voice interviews: CRUD, Hume access tokens and transcripts, AI feedback.
@@ -128,7 +130,8 @@ pub const ANALYZE_RESUME: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    first_calls: 2,
+    // Its two windows beside the route's first read (it reads while counted).
+    first_calls: 3,
     providers: model_providers,
 };
 

@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::domain::DomainError;
 use crate::http::data_stream::{self, StreamPart};
 use crate::http::plain::{self, PlainError, PlainSession};
+use crate::protect::gate::CountGate;
 use crate::protect::lease;
 use crate::questions::{self, FEEDBACK_ERROR, ForGrading, MAX_ANSWER, prompts};
 use crate::store::SharedTable;
@@ -44,6 +45,7 @@ pub(crate) struct GenerateFeedback {
 async fn generate_feedback(
     State(state): State<AppState>,
     PlainSession(session): PlainSession,
+    gate: CountGate,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, PlainError> {
     let body: GenerateFeedback = plain::json_body(body, FEEDBACK_ERROR)?;
@@ -53,12 +55,22 @@ async fn generate_feedback(
     }
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let question_id = plain::owned_id(&body.question_id)?;
-    // The question and a generation slot at once (one round trip, not two); a refused question
-    // answers first, as before, and gives the slot back.
+    // The question is read while the request's windows are counted, and the generation slot
+    // taken as soon as the count allows it (one round trip after the count, not two); a refused
+    // question answers first, as before, and gives the slot back.
+    let taking = async {
+        if !gate.passed().await {
+            return None;
+        }
+        Some(lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await)
+    };
     let (grading, lease) = tokio::join!(
         questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id),
-        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit),
+        taking,
     );
+    let Some(lease) = lease else {
+        return Err(PlainError::refused_at_gate());
+    };
     let (grading, lease) = match (grading, lease) {
         (Ok(grading), Ok(lease)) => (grading, lease),
         (Err(error), lease) => {

@@ -1,6 +1,8 @@
 //! The protection layer: every request passes the shield, the bot rules and the rate limits, in
 //! that order, before its route runs (or, for the GET routes that only read a few items, while
-//! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped). Denials
+//! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped; and for the
+//! spending routes that start by reading, while they read, up to the gate where they wait before
+//! writing: `READS_THEN_GATE`). Denials
 //! answer as the route would: problem+json on the JSON routes, the original's plain text on the AI
 //! routes (`RATE_LIMIT`, which its client shows as a "slow down" toast). Allowed answers carry the
 //! IETF draft `RateLimit-Policy` and `RateLimit` headers. What was decided is left in the
@@ -15,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::bots::BotVerdict;
+use super::gate::CountGate;
 use super::window::{SlidingWindow, Standing, Subject};
 use super::{IP_WINDOW, Mode, Protection, SHIELD_BLOCK, SHIELD_BLOCK_AFTER, USER_WINDOW, WEBHOOK_WINDOW};
 use crate::AppState;
@@ -203,6 +206,23 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         return next.run(request).await;
     }
     let counting = count(&protection, table.as_ref(), &windows, now_ms, &ip_text);
+    if reads_then_gate(request.method(), path.as_deref()) {
+        // The route reads while the windows are counted and waits at the gate before it writes
+        // or spends; refused, it stops there and its answer is dropped.
+        let (gate, opener) = CountGate::new();
+        request.extensions_mut().insert(gate);
+        let counting = async {
+            let counted = counting.await;
+            opener.open(counted.denial.is_none());
+            counted
+        };
+        let (counted, mut response) = tokio::join!(counting, next.run(request));
+        if let Some(denial) = settle(&mut report, counted) {
+            return refuse(denial, class);
+        }
+        add_rate_limit_headers(response.headers_mut(), &report.limits);
+        return response;
+    }
     if reads_while_counted(request.method(), path.as_deref()) {
         // The route's reads and the windows' count go out at once: one round trip less. A refused
         // request's answer is dropped; reading changed nothing. These routes never read the
@@ -254,6 +274,21 @@ const READS_WHILE_COUNTED: &[&str] = &[
 /// Whether `method path` (the matched route's template) may run while its windows are counted.
 pub fn reads_while_counted(method: &Method, path: Option<&str>) -> bool {
     method == Method::GET && path.is_some_and(|path| READS_WHILE_COUNTED.contains(&path))
+}
+
+/// POST routes that spend and start by reading what they need (the job, the question, the
+/// upload): they read while the request's windows are counted and wait at the `CountGate` before
+/// anything that writes or spends. A route is listed only once it waits there; a refused
+/// request's reads change nothing, so a refusal still changes nothing.
+const READS_THEN_GATE: &[&str] = &[
+    "/api/ai/questions/generate-question",
+    "/api/ai/questions/generate-feedback",
+    "/api/ai/resumes/analyze",
+];
+
+/// Whether `method path` reads while its windows are counted, then waits at the gate.
+pub fn reads_then_gate(method: &Method, path: Option<&str>) -> bool {
+    method == Method::POST && path.is_some_and(|path| READS_THEN_GATE.contains(&path))
 }
 
 /// The rate-limit rule's outcome for one request.

@@ -5,10 +5,13 @@
 //! `PROTECT_BOTS`, `PROTECT_RATE_LIMIT`). Rule state lives in the table, so every Lambda instance
 //! sees the same counts. Spend bounds the AI routes apply themselves live here too: token buckets
 //! (`bucket`: interview creation, Hume tokens) and the generations a user may run at once
-//! (`lease`). `GET /api/arcjet` reports a caller's standing (`routes`).
+//! (`lease`). The spending routes that start by reading run while their windows are counted and
+//! wait at a gate before they write (`gate`). `GET /api/arcjet` reports a caller's standing
+//! (`routes`).
 
 pub mod bots;
 mod bucket;
+pub mod gate;
 pub mod layer;
 pub mod lease;
 pub(crate) mod routes;

@@ -22,6 +22,7 @@ use crate::domain::DomainError;
 use crate::http::data_stream::{self, StreamPart};
 use crate::http::plain::{self, PlainError, PlainSession};
 use crate::job_infos::{self, JobInfo};
+use crate::protect::gate::CountGate;
 use crate::protect::lease;
 use crate::store::SharedTable;
 use crate::users::usage::Reservation;
@@ -48,6 +49,7 @@ pub(crate) struct GenerateQuestion {
 async fn generate_question(
     State(state): State<AppState>,
     PlainSession(session): PlainSession,
+    gate: CountGate,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, PlainError> {
     let body: GenerateQuestion = plain::json_body(body, QUESTION_ERROR)?;
@@ -57,16 +59,26 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
-    // The generation slot, the quota unit and the reads the prompt needs go out at once (one
-    // round trip, not three); refusals keep their order (slot, quota, then the job) and whatever
-    // was taken is given back. The quota unit is still taken before the model is called, so
-    // parallel requests at the limit are refused before any of them spends.
+    // The reads the prompt needs start while the request's windows are counted; the generation
+    // slot and the quota unit are taken at once as soon as the count allows it (one round trip
+    // after the count, not two). Refusals keep their order (slot, quota, then the job) and
+    // whatever was taken is given back. The quota unit is still taken before the model is
+    // called, so parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let (lease, reservation, prepared) = tokio::join!(
-        lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
-        users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
-        question_request(&table, &user_id, &body.job_info_id, body.prompt),
-    );
+    let taking = async {
+        if !gate.passed().await {
+            return None;
+        }
+        Some(tokio::join!(
+            lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
+            users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
+        ))
+    };
+    let (taken, prepared) =
+        tokio::join!(taking, question_request(&table, &user_id, &body.job_info_id, body.prompt));
+    let Some((lease, reservation)) = taken else {
+        return Err(PlainError::refused_at_gate());
+    };
     let lease = match lease {
         Ok(lease) => lease,
         Err(error) => {

@@ -28,6 +28,7 @@ use crate::http::plain::{self, PlainError, PlainSession};
 use crate::http::{self, PageParams, QueryParams, data_stream};
 use crate::job_infos;
 use crate::plans::UNLIMITED_RESUME_ANALYSIS;
+use crate::protect::gate::CountGate;
 use crate::protect::lease;
 
 pub const PATH: &str = "/api/ai/resumes/analyze";
@@ -202,6 +203,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 async fn analyze_route(
     State(state): State<AppState>,
     PlainSession(session): PlainSession,
+    gate: CountGate,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PlainError> {
@@ -224,6 +226,11 @@ async fn analyze_route(
     let job = job_infos::get_owned(table.as_ref(), &user_id, plain::owned_id(&job_id)?).await?;
     if !session.features.has(UNLIMITED_RESUME_ANALYSIS) {
         return Err(PlainError::plan_limit());
+    }
+    // Up to here the request was read while its windows were counted; nothing is parsed,
+    // taken or spent before the count allows it.
+    if !gate.passed().await {
+        return Err(PlainError::refused_at_gate());
     }
     let size = upload.bytes.len() as u64;
     let (resume, text) = resume_part(kind, upload.bytes, model.reads_files()).await?;

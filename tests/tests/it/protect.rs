@@ -75,6 +75,7 @@ on_both_stores!(
     a_count_is_one_call,
     a_clients_item_keeps_only_the_windows_that_count,
     a_block_holds_across_windows_and_its_item_outlives_it,
+    spending_routes_read_while_counted_and_write_only_once_allowed,
 );
 
 async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
@@ -601,6 +602,227 @@ async fn a_block_holds_across_windows_and_its_item_outlives_it(store: Store) {
     assert!(matches!(standing, Standing::Allowed { .. }), "{standing:?}");
 }
 
+/// The spending routes that start by reading send their reads while the request's windows are
+/// counted, and wait at the gate before they take a slot or a quota unit or call the model: an
+/// allowed request's first read goes out before the count has answered; a refused one writes
+/// nothing outside the windows and calls no model.
+async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: Store) {
+    use darasa_tests::gemini::{FakeGemini, Reply, test_policy};
+    let fake = FakeGemini::start().await;
+    let (table, _dir) = darasa_tests::app::table(store).await;
+    let watched = Arc::new(Watched::new(table));
+    let app = TestApp::builder(store)
+        .table(watched.clone())
+        .model(fake.model(test_policy()))
+        .shared_protection(rules(live()))
+        .build()
+        .await;
+    // The job and a question, written without the layer (and unwatched).
+    let setup = TestApp::builder(store).table(watched.inner.clone()).build().await;
+    let token = app.token(ALICE, darasa_tests::fixtures::PAID);
+    let job = darasa_tests::fixtures::create_job(&setup, &token).await;
+    let question = darasa_tests::fixtures::seed_question(
+        &setup,
+        ALICE,
+        job,
+        darasa::questions::Difficulty::Easy,
+        "What is a ledger?",
+    )
+    .await;
+    let resume = darasa_tests::documents::pdf("Jane Doe, payments engineer");
+    let upload = darasa_tests::multipart::form(&[
+        darasa_tests::multipart::file("jane.pdf", "application/pdf", &resume),
+        darasa_tests::multipart::Field::Text("jobInfoId", &job.to_string()),
+    ]);
+    let send = |ip: &'static str, path: &'static str| {
+        let (body, content_type) = match path {
+            "/api/ai/resumes/analyze" => (upload.clone(), darasa_tests::multipart::content_type()),
+            "/api/ai/questions/generate-feedback" => (
+                json!({"prompt": "A book of accounts", "questionId": question.id}).to_string().into_bytes(),
+                "application/json".to_owned(),
+            ),
+            _ => (
+                json!({"prompt": "easy", "jobInfoId": job}).to_string().into_bytes(),
+                "application/json".to_owned(),
+            ),
+        };
+        let request = Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .expect("a request");
+        app.send(from(ip, request, &[]))
+    };
+    let routes = [
+        "/api/ai/questions/generate-question",
+        "/api/ai/questions/generate-feedback",
+        "/api/ai/resumes/analyze",
+    ];
+    for path in routes {
+        assert!(darasa::protect::layer::reads_then_gate(&Method::POST, Some(path)), "{path}");
+    }
+
+    let analysis = json!({"overallScore": 7, "ats": {}, "jobMatch": {}, "writingAndFormatting": {}, "keywordCoverage": {}, "other": {}});
+    for (path, reply) in routes.iter().zip([
+        Reply::stream(&["What is a ledger?"], "STOP"),
+        Reply::stream(&[&darasa_tests::fixtures::feedback_text(Some(7))], "STOP"),
+        Reply::stream(&[&analysis.to_string()], "STOP"),
+    ]) {
+        fake.push(reply);
+        watched.arm();
+        let response = send("198.51.100.50", path).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}: {}", response.text());
+        let log = watched.disarm();
+        assert!(log.read_during_count, "{path}: no read went out while the windows were counted");
+        assert!(!log.writes.is_empty(), "{path}: an allowed request takes its slot");
+    }
+    let model_calls = fake.requests().len();
+
+    // Alice's window is full: each route is refused, having written nothing but the windows.
+    let (start, _) = this_window();
+    seed(
+        &app,
+        &Subject::new(darasa::users::partition(ALICE), darasa::protect::USER_WINDOW),
+        json!({ format!("count#{start}"): 100 }),
+    )
+    .await;
+    for path in routes {
+        watched.arm();
+        send("198.51.100.51", path).await.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+        let log = watched.disarm();
+        assert!(log.read_during_count, "{path}: it read while counted");
+        assert_eq!(log.writes, Vec::<String>::new(), "{path}: a refused request writes nothing");
+    }
+    assert_eq!(fake.requests().len(), model_calls, "no model call for a refused request");
+}
+
+/// A table that notes, while armed, whether a read of the route's own items started while a
+/// window was being counted (each count waits for one, 2 s at most), and which items were
+/// written outside the windows.
+struct Watched {
+    inner: darasa::store::SharedTable,
+    counters: WatchedCounters,
+}
+
+struct WatchedCounters {
+    inner: darasa::store::SharedTable,
+    state: Arc<WatchState>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    armed: std::sync::atomic::AtomicBool,
+    read_started: tokio::sync::Notify,
+    log: std::sync::Mutex<WatchLog>,
+}
+
+#[derive(Debug, Default)]
+struct WatchLog {
+    counting: usize,
+    read_during_count: bool,
+    writes: Vec<String>,
+}
+
+impl Watched {
+    fn new(inner: darasa::store::SharedTable) -> Self {
+        let state = Arc::new(WatchState::default());
+        Self { counters: WatchedCounters { inner: inner.clone(), state }, inner }
+    }
+
+    fn state(&self) -> &WatchState {
+        &self.counters.state
+    }
+
+    fn arm(&self) {
+        *self.state().log.lock().expect("the log") = WatchLog::default();
+        self.state().armed.store(true, Ordering::SeqCst);
+    }
+
+    fn disarm(&self) -> WatchLog {
+        self.state().armed.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.state().log.lock().expect("the log"))
+    }
+
+    fn read(&self) {
+        let state = self.state();
+        if state.armed.load(Ordering::SeqCst) {
+            let mut log = state.log.lock().expect("the log");
+            log.read_during_count |= log.counting > 0;
+            state.read_started.notify_waiters();
+        }
+    }
+
+    fn wrote(&self, key: String) {
+        if self.state().armed.load(Ordering::SeqCst) {
+            self.state().log.lock().expect("the log").writes.push(key);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for Watched {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.read();
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.wrote(format!("{:?}", Key::of(&item)));
+        self.inner.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        self.wrote(format!("{key:?}"));
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        self.wrote(format!("{key:?}"));
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.read();
+        self.inner.query(query).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        self.wrote(format!("a transaction of {}", writes.len()));
+        self.inner.transact(writes).await
+    }
+    fn counters(&self) -> &dyn Table {
+        &self.counters
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for WatchedCounters {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.inner.counters().get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.inner.counters().put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
+        if self.state.armed.load(Ordering::SeqCst) {
+            let read = self.state.read_started.notified();
+            self.state.log.lock().expect("the log").counting += 1;
+            // A read beside the count starts within this wait; one that waits for the count
+            // never comes, and the count goes on after the bound.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), read).await;
+            self.state.log.lock().expect("the log").counting -= 1;
+        }
+        self.inner.counters().update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
+        self.inner.counters().delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.inner.counters().query(query).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
+        self.inner.counters().transact(writes).await
+    }
+    fn counters(&self) -> &dyn Table {
+        self
+    }
+}
+
 /// A rule for the limiter's own tests: 10 a minute.
 const TEN_A_MINUTE: SlidingWindow =
     SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
@@ -693,20 +915,29 @@ impl Table for Counting {
 
 /// Every GET route is on one side: it runs while its windows are counted (its reads and the count
 /// go out at once; a refused request's answer is dropped), or after them. A new GET route fails
-/// here until it is placed.
+/// here until it is placed. Of the routes that change things, only the spending routes that wait
+/// at the gate before writing run while counted.
 #[test]
 fn each_get_route_runs_beside_the_count_or_after_it() {
-    use darasa::protect::layer::reads_while_counted;
+    use darasa::protect::layer::{reads_then_gate, reads_while_counted};
     // Reports the windows' outcome; reads a whole partition; calls Hume.
     let after = ["/api/arcjet", "/api/me/export", "/api/interviews/{interviewId}/transcript"];
+    let gated = [
+        "/api/ai/questions/generate-question",
+        "/api/ai/questions/generate-feedback",
+        "/api/ai/resumes/analyze",
+    ];
     for (method, path) in darasa::openapi::routes() {
         let method: Method = method.to_uppercase().parse().unwrap();
         let beside = reads_while_counted(&method, Some(path));
         if method == Method::GET {
             assert_eq!(beside, !after.contains(&path), "GET {path}");
+            assert!(!reads_then_gate(&method, Some(path)), "GET {path}");
         } else {
             assert!(!beside, "{method} {path} changes things: it must wait for the count");
+            assert_eq!(reads_then_gate(&method, Some(path)), gated.contains(&path), "{method} {path}");
         }
     }
     assert!(!reads_while_counted(&Method::GET, None), "an unrouted request waits");
+    assert!(!reads_then_gate(&Method::POST, None), "an unrouted request waits");
 }
