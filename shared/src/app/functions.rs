@@ -99,9 +99,9 @@ pub const GENERATE_QUESTION: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
-    // Its two windows beside the job's read (the route reads while counted, then takes its
-    // generation slot and quota unit at once).
-    first_calls: 3,
+    // Its two windows beside the reads of the job and its latest questions (the route reads
+    // while counted, then takes its generation slot and quota unit at once).
+    first_calls: 4,
     providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {

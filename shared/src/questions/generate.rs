@@ -125,8 +125,14 @@ async fn question_request(
     raw_job_id: &str,
     difficulty: Difficulty,
 ) -> Result<(JobInfo, crate::ai::ModelRequest), PlainError> {
-    let job = job_infos::get_owned(table.as_ref(), user_id, plain::owned_id(raw_job_id)?).await?;
-    let previous = super::recent(table.as_ref(), user_id, job.id, MAX_HISTORY).await?;
+    // The job and its latest questions at once: the query names the caller's partition, so for a
+    // job that is not theirs it finds nothing, and the job's refusal answers first.
+    let job_id = plain::owned_id(raw_job_id)?;
+    let (job, previous) = tokio::join!(
+        job_infos::get_owned(table.as_ref(), user_id, job_id),
+        super::recent(table.as_ref(), user_id, job_id, MAX_HISTORY),
+    );
+    let (job, previous) = (job?, previous?);
     let request = prompts::question_request(&job, &previous, difficulty);
     Ok((job, request))
 }
