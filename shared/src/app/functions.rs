@@ -22,6 +22,10 @@ pub struct Function {
     /// Its routes take Clerk session tokens (all but the webhook's), so its cold start fetches
     /// the keys that verify them during Init (`Verifier::prime`).
     pub sessions: bool,
+    /// Its routes meet the bot rules (all but the webhook's, which Clerk's servers call), so its
+    /// Init compiles them (`Protection::prime`); were a route to meet them anyway, it would
+    /// compile them on first use.
+    pub bot_rules: bool,
     /// The most DynamoDB calls one of its first requests sends at once, so the connections its
     /// Init opens (`DynamoTable::prime`): each window is one call, beside a second window (the
     /// spending routes') or a read of the route's own.
@@ -67,6 +71,7 @@ pub const JOB_INFOS: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
+    bot_rules: true,
     first_calls: 2,
     providers: no_providers,
 };
@@ -78,6 +83,7 @@ pub const ME: Function = Function {
     streaming: false,
     needs: Needs::NONE,
     sessions: true,
+    bot_rules: true,
     // `GET /api/me`: the window's count beside one read of the profile and usage together
     // (`Table::get_many`).
     first_calls: 2,
@@ -89,6 +95,7 @@ pub const CLERK_WEBHOOK: Function = Function {
     streaming: false,
     needs: Needs { webhooks: true, ..Needs::NONE },
     sessions: false,
+    bot_rules: false,
     // Its window's count; the delivery's writes come after.
     first_calls: 1,
     providers: webhook_providers,
@@ -99,6 +106,7 @@ pub const GENERATE_QUESTION: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    bot_rules: true,
     // Its two windows beside the reads of the job and its latest questions (the route reads
     // while counted, then takes its generation slot and quota unit at once).
     first_calls: 4,
@@ -110,6 +118,7 @@ pub const GENERATE_FEEDBACK: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    bot_rules: true,
     // Its two windows beside the route's first read (it reads while counted).
     first_calls: 3,
     providers: model_providers,
@@ -121,6 +130,7 @@ pub const INTERVIEWS: Function = Function {
     streaming: false,
     needs: Needs { model: true, hume: true, webhooks: false },
     sessions: true,
+    bot_rules: true,
     first_calls: 2,
     providers: model_providers,
 };
@@ -130,6 +140,7 @@ pub const ANALYZE_RESUME: Function = Function {
     streaming: true,
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
+    bot_rules: true,
     // Its two windows beside the route's first read (it reads while counted).
     first_calls: 3,
     providers: model_providers,

@@ -105,7 +105,7 @@ impl AppState {
     pub async fn from_config(config: &Config, function: &Function) -> Result<Self, StartupError> {
         let verifier = Arc::new(Verifier::new(config.auth.clone(), http_client::shared(), clock::system())?);
         let protection = Arc::new(Protection::new(config.protect, clock::system()));
-        protection.prime();
+        protection.prime(function.bot_rules);
         let table = DynamoTable::connect(config.table.endpoint.as_deref(), &config.table.name).await;
         let keys = async {
             if function.sessions {

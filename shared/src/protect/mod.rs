@@ -137,13 +137,16 @@ impl Protection {
     /// Builds the rules now, on a blocking thread, so a cold start does it while the rest of its
     /// start-up runs instead of on the first request; then the shield inspects a browser's
     /// request once, so the first one finds the search states it needs already built (a request
-    /// that comes before that builds its own).
-    pub fn prime(self: &Arc<Self>) {
+    /// that comes before that builds its own). The bot rules only where a route meets them
+    /// (`bots`: not in a function that serves Clerk's webhook alone).
+    pub fn prime(self: &Arc<Self>, bots: bool) {
         let protection = Arc::clone(self);
         if tokio::runtime::Handle::try_current().is_ok() {
             drop(tokio::task::spawn_blocking(move || {
                 protection.shield();
-                protection.bots();
+                if bots {
+                    protection.bots();
+                }
                 protection.shield().warm();
             }));
         }
