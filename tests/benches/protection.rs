@@ -129,7 +129,7 @@ async fn breakdown(table: SharedTable, token: &str) {
     }
     windows.sort();
     println!(
-        "  parts (medians of {PARTS}): shield {:?}, bot rules {:?}, rate-limit window of a new client (read and conditional write at once) {:?}",
+        "  parts (medians of {PARTS}): shield {:?}, bot rules {:?}, rate-limit window of a new client (one conditional write) {:?}",
         shield,
         bots,
         windows[PARTS / 2]
