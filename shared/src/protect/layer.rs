@@ -2,11 +2,10 @@
 //! that order, before its route runs (or, for the GET routes that only read a few items, while
 //! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped; and for the
 //! spending routes that start by reading, while they read, up to the gate where they wait before
-//! writing: `READS_THEN_GATE`). Denials
-//! answer as the route would: problem+json on the JSON routes, the original's plain text on the AI
-//! routes (`RATE_LIMIT`, which its client shows as a "slow down" toast). Allowed answers carry the
-//! IETF draft `RateLimit-Policy` and `RateLimit` headers. What was decided is left in the
-//! request's extensions for `GET /api/arcjet`.
+//! writing: `READS_THEN_GATE`). Denials answer as the route would: problem+json on the JSON
+//! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
+//! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
+//! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -206,27 +205,24 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         return next.run(request).await;
     }
     let counting = count(&protection, table.as_ref(), &windows, now_ms, &ip_text);
-    if reads_then_gate(request.method(), path.as_deref()) {
-        // The route reads while the windows are counted and waits at the gate before it writes
-        // or spends; refused, it stops there and its answer is dropped.
-        let (gate, opener) = CountGate::new();
-        request.extensions_mut().insert(gate);
+    let gated = reads_then_gate(request.method(), path.as_deref());
+    if gated || reads_while_counted(request.method(), path.as_deref()) {
+        // The route's reads and the windows' count go out at once: one round trip less. A refused
+        // request's answer is dropped; reading changed nothing. A gated route waits at its gate
+        // before it writes or spends, and stops there when refused. These routes never read the
+        // report (only `GET /api/arcjet` does), so it is not handed to them.
+        let opener = gated.then(|| {
+            let (gate, opener) = CountGate::new();
+            request.extensions_mut().insert(gate);
+            opener
+        });
         let counting = async {
             let counted = counting.await;
-            opener.open(counted.denial.is_none());
+            if let Some(opener) = opener {
+                opener.open(counted.denial.is_none());
+            }
             counted
         };
-        let (counted, mut response) = tokio::join!(counting, next.run(request));
-        if let Some(denial) = settle(&mut report, counted) {
-            return refuse(denial, class);
-        }
-        add_rate_limit_headers(response.headers_mut(), &report.limits);
-        return response;
-    }
-    if reads_while_counted(request.method(), path.as_deref()) {
-        // The route's reads and the windows' count go out at once: one round trip less. A refused
-        // request's answer is dropped; reading changed nothing. These routes never read the
-        // report (only `GET /api/arcjet` does), so it is not handed to them.
         let (counted, mut response) = tokio::join!(counting, next.run(request));
         if let Some(denial) = settle(&mut report, counted) {
             return refuse(denial, class);

@@ -190,23 +190,23 @@ impl Limiter {
             Some(previous_count) => room_left(rule, previous_count, start, now_ms),
             None => i64::from(rule.limit),
         };
-        let outcome = if bound > 0 {
+        let counted = if bound > 0 {
             let update = advanced(Update::new().add(&count, 1), start, window);
             let condition = Condition::All(vec![Condition::Below(count.clone(), bound), not_blocked(now_ms)]);
-            table.update(&subject.key(), update, Some(condition)).await
-        } else {
-            Err(crate::store::StoreError::ConditionFailed { write: None })
-        };
-        let item = match outcome {
-            Ok(item) => item,
-            // Over the limit or blocked: which one, and until when, is in the item.
-            Err(error) if error.is_condition_failed() => {
-                let item = table.get(&subject.key()).await?;
-                let windows = Windows::read(item.as_ref(), start, window);
-                self.remember_previous(subject, start - window, windows.previous_count);
-                return Ok(self.refusal(rule, subject, windows, start, now_ms));
+            match table.update(&subject.key(), update, Some(condition)).await {
+                Ok(item) => Some(item),
+                Err(error) if error.is_condition_failed() => None,
+                Err(other) => return Err(other),
             }
-            Err(other) => return Err(other),
+        } else {
+            None
+        };
+        let Some(item) = counted else {
+            // Over the limit or blocked: which one, and until when, is in the item.
+            let item = table.get(&subject.key()).await?;
+            let windows = Windows::read(item.as_ref(), start, window);
+            self.remember_previous(subject, start - window, windows.previous_count);
+            return Ok(self.refusal(rule, subject, windows, start, now_ms));
         };
         let windows = Windows::read(Some(&item), start, window);
         self.remember_previous(subject, start - window, windows.previous_count);
