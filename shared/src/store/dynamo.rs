@@ -5,8 +5,9 @@
 //! - an item whose `expiresAt` has passed counts as absent: reads drop it and every condition
 //!   treats it as missing, because DynamoDB deletes expired items only lazily. One difference
 //!   remains: an update of an expired, not yet deleted item starts from its old attributes here,
-//!   while the embedded adapter starts afresh. So give TTL items fresh keys (one per window, say)
-//!   rather than reviving expired ones.
+//!   while the embedded adapter starts afresh. So a TTL item that may be revived must not rely on
+//!   its old attributes being gone: give it fresh keys, or name what it holds so that old values
+//!   cannot pass for new ones, as the rate-limit windows name each count by its window's start.
 //! - `Update::set` never touches `pk`/`sk`: the key already names them and DynamoDB refuses to
 //!   update key attributes.
 
