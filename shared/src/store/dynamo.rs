@@ -931,6 +931,71 @@ mod tests {
         (endpoint, accepted, calls, server)
     }
 
+    /// A DynamoDB endpoint on loopback whose `BatchGetItem` answers every key of a call but the
+    /// last, which it leaves unprocessed (as DynamoDB does when throttled or past its response
+    /// size), until a call names one key. It holds `stored` (items in DynamoDB's JSON) and records
+    /// the keys each call named.
+    async fn stingy_batch_endpoint(
+        stored: Vec<serde_json::Value>,
+    ) -> (String, Arc<Mutex<Vec<Vec<serde_json::Value>>>>, tokio::task::JoinHandle<()>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let answer = move |body: axum::body::Bytes| {
+            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let (table, asked) = request["RequestItems"]
+                .as_object()
+                .and_then(|tables| tables.iter().next())
+                .map(|(table, asked)| (table.clone(), asked["Keys"].as_array().cloned().unwrap_or_default()))
+                .unwrap_or_default();
+            seen.lock().unwrap().push(asked.clone());
+            let split = if asked.len() > 1 { asked.len() - 1 } else { asked.len() };
+            let (answered, left) = asked.split_at(split);
+            let found: Vec<&serde_json::Value> = stored
+                .iter()
+                .filter(|item| answered.iter().any(|key| key["pk"] == item["pk"] && key["sk"] == item["sk"]))
+                .collect();
+            let unprocessed = if left.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ table.clone(): { "Keys": left, "ConsistentRead": true } })
+            };
+            let body = serde_json::json!({ "Responses": { table: found }, "UnprocessedKeys": unprocessed });
+            async move { ([(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")], body.to_string()) }
+        };
+        let app = axum::Router::new().route("/", axum::routing::post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (endpoint, calls, server)
+    }
+
+    #[tokio::test]
+    async fn get_many_sends_the_keys_left_unprocessed_again() {
+        let item =
+            |sk: &str| serde_json::json!({ "pk": { "S": "USER#u" }, "sk": { "S": sk }, "n": { "N": "1" } });
+        let (endpoint, calls, server) = stingy_batch_endpoint(vec![item("A"), item("B")]).await;
+        let table = DynamoTable::connect(Some(&endpoint), "t").await;
+        let keys = [Key::new("USER#u", "A"), Key::new("USER#u", "C"), Key::new("USER#u", "B")];
+        let answers = table.get_many(&keys).await;
+        server.abort();
+
+        let answers = answers.expect("every key answered in the end");
+        let sort_keys: Vec<Option<&str>> = answers
+            .iter()
+            .map(|answer| answer.as_ref().and_then(|item| item.get(SK)).and_then(Value::as_str))
+            .collect();
+        assert_eq!(sort_keys, [Some("A"), None, Some("B")], "in the order asked");
+        let calls = calls.lock().unwrap().clone();
+        let named = |call: &Vec<serde_json::Value>| -> Vec<String> {
+            call.iter().map(|key| key["sk"]["S"].as_str().unwrap_or_default().to_owned()).collect()
+        };
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(named(&calls[0]), ["A", "C", "B"]);
+        assert_eq!(named(&calls[1]), ["B"], "only what was left");
+    }
+
     #[tokio::test]
     async fn priming_opens_the_connections_a_first_requests_calls_use_and_sends_nothing() {
         for connections in [2, 4] {
