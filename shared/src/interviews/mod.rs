@@ -23,6 +23,7 @@ use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::hume::HumeClient;
 use crate::job_infos;
 use crate::plans::Features;
+use crate::protect::gate::CountGate;
 use crate::protect::{Decision, TokenBucket};
 use crate::store::{Condition, Cursor, Guard, Table, Transaction, TransactionError, Update, Write};
 use crate::users::{self, Counter};
@@ -75,23 +76,34 @@ pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) ->
 }
 
 /// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket
-/// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership.
+/// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership. The plan's
+/// allowance and the job are read while the request's windows are counted; the bucket's token is
+/// taken only once the count allowed the request (`gate`).
 pub async fn create(
     table: &dyn Table,
     session: &Session,
     job_id: Uuid,
     bucket: TokenBucket,
+    gate: &CountGate,
 ) -> DomainResult<Interview> {
     let user_id = session.user_id.as_str();
-    if !may_start(table, user_id, &session.features).await? {
+    let (allowed, job) = tokio::join!(
+        may_start(table, user_id, &session.features),
+        job_infos::get_owned(table, user_id, job_id)
+    );
+    if !allowed? {
         return Err(DomainError::PlanLimit);
+    }
+    if !gate.passed().await {
+        // Never sent: the protection layer answers its own refusal.
+        return Err(DomainError::RateLimited { retry_after_seconds: 1 });
     }
     if let Decision::Denied { retry_after_seconds } =
         bucket.take(table, user_id, clock::SystemClock.now_ms()).await?
     {
         return Err(DomainError::RateLimited { retry_after_seconds });
     }
-    job_infos::get_owned(table, user_id, job_id).await?;
+    job?;
     let now = clock::now();
     let interview = Interview {
         id: Uuid::now_v7(),

@@ -19,6 +19,7 @@ use crate::domain::{DomainError, Missing};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, JsonBody, PageParams, QueryParams};
 use crate::hume::{self, HumeClient};
+use crate::protect::gate::CountGate;
 use crate::protect::{Decision, HUME_TOKEN_BUCKET, INTERVIEW_BUCKET, TokenBucket, lease};
 
 pub fn routes() -> Router<AppState> {
@@ -48,11 +49,12 @@ fn model(state: &AppState) -> ApiResult<SharedModel> {
 async fn create_route(
     State(state): State<AppState>,
     session: Session,
+    gate: CountGate,
     Path(raw_id): Path<String>,
 ) -> ApiResult<Response> {
     let job_id = http::parse_id("jobInfoId", &raw_id)?;
     let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..INTERVIEW_BUCKET };
-    let interview = super::create(state.table.as_ref(), &session, job_id, bucket).await?;
+    let interview = super::create(state.table.as_ref(), &session, job_id, bucket, &gate).await?;
     Ok(http::created(&format!("/api/interviews/{}", interview.id), interview.version, interview))
 }
 
@@ -185,11 +187,21 @@ async fn feedback_route(
     Ok(http::tagged(StatusCode::OK, interview.version, interview))
 }
 
-async fn access_token_route(State(state): State<AppState>, session: Session) -> ApiResult<Response> {
+async fn access_token_route(
+    State(state): State<AppState>,
+    session: Session,
+    gate: CountGate,
+) -> ApiResult<Response> {
     let hume = hume_client(&state)?;
     let table = state.table.as_ref();
+    // The plan's allowance is read while the request's windows are counted; the bucket's token is
+    // taken only once the count allowed the request.
     if !super::may_start(table, &session.user_id, &session.features).await? {
         return Err(ApiError::PlanLimit);
+    }
+    if !gate.passed().await {
+        // Never sent: the protection layer answers its own refusal.
+        return Err(ApiError::RateLimited { retry_after_seconds: 1 });
     }
     // Each token opens a paid voice session: no faster than interviews may start.
     let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..HUME_TOKEN_BUCKET };

@@ -13,7 +13,7 @@ use axum::extract::ConnectInfo;
 use darasa::protect::window::{Limiter, SlidingWindow, Standing, Subject};
 use darasa::protect::{Mode, Modes, Protection};
 use darasa::store::{Condition, Item, Key, Page, Query, StoreResult, Table, Update, Write};
-use darasa_tests::app::{Store, TestApp, TestResponse, request};
+use darasa_tests::app::{Store, TestApp, TestAppBuilder, TestResponse, request};
 use darasa_tests::fixtures::{ALICE, BROWSER};
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
@@ -76,6 +76,7 @@ on_both_stores!(
     a_clients_item_keeps_only_the_windows_that_count,
     a_block_holds_across_windows_and_its_item_outlives_it,
     spending_routes_read_while_counted_and_write_only_once_allowed,
+    interview_starts_read_while_counted_and_take_tokens_only_once_allowed,
 );
 
 async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
@@ -609,20 +610,13 @@ async fn a_block_holds_across_windows_and_its_item_outlives_it(store: Store) {
 async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: Store) {
     use darasa_tests::gemini::{FakeGemini, Reply, test_policy};
     let fake = FakeGemini::start().await;
-    let (table, _dir) = darasa_tests::app::table(store).await;
-    let watched = Arc::new(Watched::new(table));
-    let app = TestApp::builder(store)
-        .table(watched.clone())
-        .model(fake.model(test_policy()))
-        .shared_protection(rules(live()))
-        .build()
-        .await;
-    // The job and a question, written without the layer (and unwatched).
-    let setup = TestApp::builder(store).table(watched.inner.clone()).build().await;
+    let watching = Watching::start(store, |app| app.model(fake.model(test_policy()))).await;
+    let (app, watched, setup) = (&watching.app, &watching.table, &watching.setup);
+    // The job and a question are written through `setup`: without the layer, unwatched.
     let token = app.token(ALICE, darasa_tests::fixtures::PAID);
-    let job = darasa_tests::fixtures::create_job(&setup, &token).await;
+    let job = darasa_tests::fixtures::create_job(setup, &token).await;
     let question = darasa_tests::fixtures::seed_question(
-        &setup,
+        setup,
         ALICE,
         job,
         darasa::questions::Difficulty::Easy,
@@ -679,21 +673,85 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     let model_calls = fake.requests().len();
 
     // Alice's window is full: each route is refused, having written nothing but the windows.
-    let (start, _) = this_window();
-    seed(
-        &app,
-        &Subject::new(darasa::users::partition(ALICE), darasa::protect::USER_WINDOW),
-        json!({ format!("count#{start}"): 100 }),
-    )
-    .await;
-    for path in routes {
-        watched.arm();
-        send("198.51.100.51", path).await.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
-        let log = watched.disarm();
-        assert!(log.read_during_count, "{path}: it read while counted");
-        assert_eq!(log.writes, Vec::<String>::new(), "{path}: a refused request writes nothing");
-    }
+    let refused =
+        |response: &TestResponse| response.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    watching.each_refused(&routes, |path| send("198.51.100.51", path), refused).await;
     assert_eq!(fake.requests().len(), model_calls, "no model call for a refused request");
+}
+
+/// Starting an interview and fetching a Hume token read the plan's allowance (and the job) while
+/// their windows are counted, and take a token from their bucket only once the count allowed
+/// them: a refused request writes nothing outside the windows.
+async fn interview_starts_read_while_counted_and_take_tokens_only_once_allowed(store: Store) {
+    let hume = darasa_tests::hume::FakeHume::start().await;
+    let client = hume.client(darasa::clock::system(), std::time::Duration::from_secs(2));
+    let watching = Watching::start(store, |app| app.hume(client)).await;
+    let (app, watched, setup) = (&watching.app, &watching.table, &watching.setup);
+    // The free plan: its allowance of one interview is read from the usage item.
+    let token = app.token(ALICE, darasa_tests::fixtures::FREE);
+    let job = darasa_tests::fixtures::create_job(setup, &token).await;
+    let start = format!("/api/job-infos/{job}/interviews");
+    let routes = ["/api/hume/access-token", start.as_str()];
+    let send = |ip: &'static str, path: &str| {
+        let request = Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("a request");
+        app.send(from(ip, request, &[]))
+    };
+    for (path, status) in routes.iter().zip([StatusCode::OK, StatusCode::CREATED]) {
+        watched.arm();
+        let response = send("198.51.100.60", path).await;
+        assert_eq!(response.status, status, "{path}: {}", response.text());
+        let log = watched.disarm();
+        assert!(log.read_during_count, "{path}: no read went out while the windows were counted");
+        assert!(!log.writes.is_empty(), "{path}: an allowed request takes a token");
+    }
+
+    let refused =
+        |response: &TestResponse| response.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    watching.each_refused(&routes, |path| send("198.51.100.61", path), refused).await;
+}
+
+/// An app with live rules over a `Watched` table, and another over the same table without the
+/// layer or the watch, to write what a test starts from.
+struct Watching {
+    app: TestApp,
+    table: Arc<Watched>,
+    setup: TestApp,
+    protection: Arc<Protection>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Watching {
+    async fn start(store: Store, with: impl FnOnce(TestAppBuilder) -> TestAppBuilder) -> Self {
+        let (table, dir) = darasa_tests::app::table(store).await;
+        let table = Arc::new(Watched::new(table));
+        let protection = rules(live());
+        let app = with(TestApp::builder(store)).table(table.clone()).shared_protection(protection.clone());
+        let setup = TestApp::builder(store).table(table.inner.clone()).build().await;
+        Self { app: app.build().await, table, setup, protection, _dir: dir }
+    }
+
+    /// Fills Alice's per-user window, then checks that each request `send` makes for `paths` is
+    /// refused as `refused` expects, having read while counted and written nothing.
+    async fn each_refused<'p, Sent: std::future::Future<Output = TestResponse>>(
+        &self,
+        paths: &[&'p str],
+        send: impl Fn(&'p str) -> Sent,
+        refused: impl Fn(&TestResponse),
+    ) {
+        let start = window_start(&self.protection);
+        let user = Subject::new(darasa::users::partition(ALICE), darasa::protect::USER_WINDOW);
+        seed(&self.app, &user, json!({ format!("count#{start}"): 100 })).await;
+        for path in paths {
+            self.table.arm();
+            refused(&send(path).await);
+            let log = self.table.disarm();
+            assert!(log.read_during_count, "{path}: it read while counted");
+            assert_eq!(log.writes, Vec::<String>::new(), "{path}: a refused request writes nothing");
+        }
+    }
 }
 
 /// A table that notes, while armed, whether a read of the route's own items started while a
@@ -827,6 +885,12 @@ impl Table for WatchedCounters {
 const TEN_A_MINUTE: SlidingWindow =
     SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
 
+/// The start of the window the rules' (stopped) clock counts in (ms).
+fn window_start(protection: &Protection) -> i64 {
+    let now = protection.clock.now_ms();
+    now - now.rem_euclid(60_000)
+}
+
 /// The current minute's start and one millisecond into it (ms).
 fn this_window() -> (i64, i64) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
@@ -926,6 +990,8 @@ fn each_get_route_runs_beside_the_count_or_after_it() {
         "/api/ai/questions/generate-question",
         "/api/ai/questions/generate-feedback",
         "/api/ai/resumes/analyze",
+        "/api/job-infos/{jobInfoId}/interviews",
+        "/api/hume/access-token",
     ];
     for (method, path) in darasa::openapi::routes() {
         let method: Method = method.to_uppercase().parse().unwrap();
