@@ -131,7 +131,9 @@ pub const INTERVIEWS: Function = Function {
     needs: Needs { model: true, hume: true, webhooks: false },
     sessions: true,
     bot_rules: true,
-    first_calls: 2,
+    // Starting an interview: its two windows beside the reads of the plan's allowance and the
+    // job (the route reads while counted, then takes its bucket's token).
+    first_calls: 4,
     providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {
