@@ -28,7 +28,7 @@ pub struct Function {
     pub bot_rules: bool,
     /// The most DynamoDB calls one of its first requests sends at once, so the connections its
     /// Init opens (`DynamoTable::prime`): each window is one call, beside a second window (the
-    /// spending routes') or a read of the route's own.
+    /// spending routes') and the reads a route sends while it is counted.
     pub first_calls: usize,
     /// Attaches the providers `needs` names to the common state (`AppState::from_config`). A
     /// function pointer per entry, so each binary links only its own function's providers: a

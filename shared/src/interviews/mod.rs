@@ -76,9 +76,9 @@ pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) ->
 }
 
 /// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket
-/// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership. The plan's
-/// allowance and the job are read while the request's windows are counted; the bucket's token is
-/// taken only once the count allowed the request (`gate`).
+/// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership. The
+/// plan's allowance and the job are read while the request's windows are counted; the bucket's
+/// token is taken only once the count allowed the request (`gate`).
 pub async fn create(
     table: &dyn Table,
     session: &Session,

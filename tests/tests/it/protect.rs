@@ -656,7 +656,10 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
         assert!(darasa::protect::layer::reads_then_gate(&Method::POST, Some(path)), "{path}");
     }
 
-    let analysis = json!({"overallScore": 7, "ats": {}, "jobMatch": {}, "writingAndFormatting": {}, "keywordCoverage": {}, "other": {}});
+    let analysis = json!({
+        "overallScore": 7, "ats": {}, "jobMatch": {}, "writingAndFormatting": {}, "keywordCoverage": {},
+        "other": {},
+    });
     for (path, reply) in routes.iter().zip([
         Reply::stream(&["What is a ledger?"], "STOP"),
         Reply::stream(&[&darasa_tests::fixtures::feedback_text(Some(7))], "STOP"),
