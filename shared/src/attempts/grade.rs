@@ -58,12 +58,11 @@ async fn generate_feedback(
     // The question is read while the request's windows are counted, and the generation slot
     // taken as soon as the count allows it (one round trip after the count, not two); a refused
     // question answers first, as before, and gives the slot back.
-    let taking = async {
-        if !gate.passed().await {
-            return None;
-        }
-        Some(lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await)
-    };
+    let taking = gate.after_count(lease::for_generation(
+        &state.table,
+        &session.user_id,
+        state.protection.modes.rate_limit,
+    ));
     let (grading, lease) = tokio::join!(
         questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id),
         taking,

@@ -7,6 +7,7 @@
 //! reads would have waited for.
 
 use std::convert::Infallible;
+use std::future::Future;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -35,6 +36,11 @@ impl CountGate {
         };
         let mut receiver = receiver.clone();
         receiver.wait_for(Option::is_some).await.is_ok_and(|outcome| *outcome == Some(true))
+    }
+
+    /// Runs `work` once the count allowed the request; refused, runs nothing and answers `None`.
+    pub async fn after_count<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        if self.passed().await { Some(work.await) } else { None }
     }
 }
 
@@ -73,5 +79,11 @@ mod tests {
         let (gate, opener) = CountGate::new();
         drop(opener);
         assert!(!gate.passed().await, "a count dropped unfinished lets nothing write");
+        let mut ran = false;
+        assert_eq!(gate.after_count(async { ran = true }).await, None);
+        assert!(!ran, "refused, the work is not run");
+        let (gate, opener) = CountGate::new();
+        opener.open(true);
+        assert_eq!(gate.after_count(async { 7 }).await, Some(7));
     }
 }

@@ -113,6 +113,14 @@ impl Windows {
             blocked_until_ms: number(BLOCKED_UNTIL),
         }
     }
+
+    /// When one more request fits again (ms), for windows full at `now_ms` (the count at least
+    /// the room left in the window starting at `start`).
+    fn room_again_at(&self, rule: SlidingWindow, start: i64, now_ms: i64) -> i64 {
+        let room = room_left(rule, self.previous_count, start, now_ms).max(0);
+        let count = self.count.max(room);
+        next_room(rule.limit, self.previous_count, count, start, rule.window_ms(), now_ms)
+    }
 }
 
 /// The windows an item still holds from before the previous one: they count for nothing now.
@@ -250,14 +258,7 @@ impl Limiter {
         }
         let room = room_left(rule, windows.previous_count, start, now_ms);
         if windows.count >= room {
-            let until = next_room(
-                rule.limit,
-                windows.previous_count,
-                windows.count.max(room.max(0)),
-                start,
-                window,
-                now_ms,
-            );
+            let until = windows.room_again_at(rule, start, now_ms);
             return Ok(Standing::Limited { retry_after_seconds: seconds_ceil(until - now_ms) });
         }
         let remaining = u32::try_from(room - windows.count).unwrap_or(0);
@@ -314,10 +315,7 @@ impl Limiter {
         if windows.blocked_until_ms > now_ms {
             return self.deny(subject, rule.name, windows.blocked_until_ms, now_ms, true);
         }
-        let window = rule.window_ms();
-        let room = room_left(rule, windows.previous_count, start, now_ms).max(0);
-        let until =
-            next_room(rule.limit, windows.previous_count, windows.count.max(room), start, window, now_ms);
+        let until = windows.room_again_at(rule, start, now_ms);
         self.deny(subject, rule.name, until, now_ms, false)
     }
 

@@ -65,15 +65,12 @@ async fn generate_question(
     // whatever was taken is given back. The quota unit is still taken before the model is
     // called, so parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let taking = async {
-        if !gate.passed().await {
-            return None;
-        }
-        Some(tokio::join!(
+    let taking = gate.after_count(async {
+        tokio::join!(
             lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
             users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
-        ))
-    };
+        )
+    });
     let (taken, prepared) =
         tokio::join!(taking, question_request(&table, &user_id, &body.job_info_id, body.prompt));
     let Some((lease, reservation)) = taken else {

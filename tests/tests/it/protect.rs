@@ -489,20 +489,20 @@ async fn a_count_is_one_call(store: Store) {
     let (start, now_ms) = this_window();
     let subject = Subject::new("CLIENT#known".into(), TEN_A_MINUTE);
     seed(&app, &subject, json!({ format!("count#{}", start - 60_000): 4 })).await;
-    let counting = Counting::new(app.table.clone());
+    let counting = Watched::new(app.table.clone());
     let limiter = Limiter::new();
     for n in 1..=6 {
         let standing = limiter.hit(&counting, TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
         assert_eq!(standing, Standing::Allowed { remaining: 6 - n, reset_seconds: 60 }, "request {n}");
     }
-    assert_eq!(counting.calls(), 6, "one call per counted request");
+    assert_eq!(counting.counter_calls(), 6, "one call per counted request");
     // The seventh is refused by the update's condition: one more read says until when, and then
     // the instance refuses without a call until then.
     for _ in 0..3 {
         let standing = limiter.hit(&counting, TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
         assert!(matches!(standing, Standing::Limited { .. }), "{standing:?}");
     }
-    assert_eq!(counting.calls(), 8);
+    assert_eq!(counting.counter_calls(), 8);
     assert_eq!(number(&app, &subject, &format!("count#{start}")).await, 6);
 }
 
@@ -757,9 +757,9 @@ impl Watching {
     }
 }
 
-/// A table that notes, while armed, whether a read of the route's own items started while a
-/// window was being counted (each count waits for one, 2 s at most), and which items were
-/// written outside the windows.
+/// A table that counts the calls to its counters and notes, while armed, whether a read of the
+/// route's own items started while a window was being counted (each count waits for one, 2 s at
+/// most), and which items were written outside the windows.
 struct Watched {
     inner: darasa::store::SharedTable,
     counters: WatchedCounters,
@@ -772,6 +772,8 @@ struct WatchedCounters {
 
 #[derive(Default)]
 struct WatchState {
+    /// Calls to the counters, armed or not.
+    counter_calls: AtomicUsize,
     armed: std::sync::atomic::AtomicBool,
     read_started: tokio::sync::Notify,
     log: std::sync::Mutex<WatchLog>,
@@ -792,6 +794,10 @@ impl Watched {
 
     fn state(&self) -> &WatchState {
         &self.counters.state
+    }
+
+    fn counter_calls(&self) -> usize {
+        self.state().counter_calls.load(Ordering::SeqCst)
     }
 
     fn arm(&self) {
@@ -851,13 +857,20 @@ impl Table for Watched {
     }
 }
 
+impl WatchedCounters {
+    fn called(&self) -> &dyn Table {
+        self.state.counter_calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.counters()
+    }
+}
+
 #[async_trait::async_trait]
 impl Table for WatchedCounters {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        self.inner.counters().get(key).await
+        self.called().get(key).await
     }
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.inner.counters().put(item, condition).await
+        self.called().put(item, condition).await
     }
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
         if self.state.armed.load(Ordering::SeqCst) {
@@ -868,16 +881,16 @@ impl Table for WatchedCounters {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), read).await;
             self.state.log.lock().expect("the log").counting -= 1;
         }
-        self.inner.counters().update(key, update, condition).await
+        self.called().update(key, update, condition).await
     }
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
-        self.inner.counters().delete(key, condition).await
+        self.called().delete(key, condition).await
     }
     async fn query(&self, query: &Query) -> StoreResult<Page> {
-        self.inner.counters().query(query).await
+        self.called().query(query).await
     }
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
-        self.inner.counters().transact(writes).await
+        self.called().transact(writes).await
     }
     fn counters(&self) -> &dyn Table {
         self
@@ -932,52 +945,6 @@ async fn window_names(app: &TestApp, subject: &Subject) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// The table's counters, counting the calls made to them.
-struct Counting {
-    inner: darasa::store::SharedTable,
-    calls: AtomicUsize,
-}
-
-impl Counting {
-    fn new(inner: darasa::store::SharedTable) -> Self {
-        Self { inner, calls: AtomicUsize::new(0) }
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    fn counted(&self) -> &dyn Table {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.counters()
-    }
-}
-
-#[async_trait::async_trait]
-impl Table for Counting {
-    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        self.counted().get(key).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.counted().put(item, condition).await
-    }
-    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> StoreResult<Item> {
-        self.counted().update(key, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<()> {
-        self.counted().delete(key, condition).await
-    }
-    async fn query(&self, query: &Query) -> StoreResult<Page> {
-        self.counted().query(query).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
-        self.counted().transact(writes).await
-    }
-    fn counters(&self) -> &dyn Table {
-        self
-    }
 }
 
 /// Every GET route is on one side: it runs while its windows are counted (its reads and the count
