@@ -69,10 +69,8 @@ pub async fn get_owned(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResu
 
 /// Whether the plan lets the user start another interview (the original's `canCreateInterview`).
 pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) -> DomainResult<bool> {
-    match features.interview_limit() {
-        None => Ok(true),
-        Some(limit) => Ok(users::get_usage(table, user_id).await?.interviews_started < limit),
-    }
+    let limit = features.interview_limit();
+    Ok(!users::usage::spent(table, user_id, users::Counter::InterviewsStarted, limit).await?)
 }
 
 /// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket

@@ -59,23 +59,26 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
-    // The reads the prompt needs start while the request's windows are counted; the generation
-    // slot and the quota unit are taken at once as soon as the count allows it (one round trip
-    // after the count, not two). Refusals keep their order (slot, quota, then the job) and
-    // whatever was taken is given back. The quota unit is still taken before the model is
-    // called, so parallel requests at the limit are refused before any of them spends.
+    // The reads the prompt needs start while the request's windows are counted. Once the count
+    // allows the request and the job is known to be theirs, the generation slot and the quota
+    // unit are taken at once (one round trip, not two), refused in that order. A question that
+    // will not be generated takes nothing: for a job that is not theirs the quota is only read,
+    // as its refusal still answers first. The quota unit is still taken before
+    // the model is called, so parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let taking = gate.after_count(async {
-        tokio::join!(
-            lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
-            users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
-        )
-    });
-    let (taken, prepared) =
-        tokio::join!(taking, question_request(&table, &user_id, &body.job_info_id, body.prompt));
-    let Some((lease, reservation)) = taken else {
+    let (passed, prepared) =
+        tokio::join!(gate.passed(), question_request(&table, &user_id, &body.job_info_id, body.prompt));
+    if !passed {
         return Err(PlainError::refused_at_gate());
+    }
+    let (job, request) = match prepared {
+        Ok(prepared) => prepared,
+        Err(refusal) => return Err(quota_before(refusal, &table, &user_id, limit).await),
     };
+    let (lease, reservation) = tokio::join!(
+        lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
+        users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
+    );
     let lease = match lease {
         Ok(lease) => lease,
         Err(error) => {
@@ -88,13 +91,6 @@ async fn generate_question(
         Err(error) => {
             lease.release().await;
             return Err(error.into());
-        }
-    };
-    let (job, request) = match prepared {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            tokio::join!(reservation.release(), lease.release());
-            return Err(error);
         }
     };
     let difficulty = body.prompt;
@@ -132,6 +128,20 @@ async fn question_request(
     let (job, previous) = (job?, previous?);
     let request = prompts::question_request(&job, &previous, difficulty);
     Ok((job, request))
+}
+
+/// `refusal` of the job, unless the user's quota is spent: the original checks the plan first.
+async fn quota_before(
+    refusal: PlainError,
+    table: &SharedTable,
+    user_id: &str,
+    limit: Option<u64>,
+) -> PlainError {
+    match users::usage::spent(table.as_ref(), user_id, Counter::QuestionsGenerated, limit).await {
+        Ok(true) => PlainError::plan_limit(),
+        Ok(false) => refusal,
+        Err(error) => error.into(),
+    }
 }
 
 /// Stores a finished question and says so with its id (`2:`), or why not (`3:`).

@@ -56,6 +56,20 @@ pub async fn get_usage(table: &dyn Table, user_id: &str) -> StoreResult<Usage> {
     Ok(table.get(&usage_key(user_id)).await?.map(store::from_item).transpose()?.unwrap_or_default())
 }
 
+/// Whether `user_id` has no `counter` unit left under `limit` (`None`: unlimited, never spent),
+/// read without taking one.
+pub async fn spent(
+    table: &dyn Table,
+    user_id: &str,
+    counter: Counter,
+    limit: Option<u64>,
+) -> StoreResult<bool> {
+    match limit {
+        None => Ok(false),
+        Some(limit) => Ok(get_usage(table, user_id).await?.of(counter) >= limit),
+    }
+}
+
 /// Adds to `transaction` the write that counts one more `counter` for `user_id`, guarded by
 /// `Guard::Quota` when there is a `limit` (`None`: unlimited, counted all the same).
 pub fn count(transaction: Transaction, user_id: &str, counter: Counter, limit: Option<u64>) -> Transaction {

@@ -110,10 +110,13 @@ async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
 }
 
 async fn two_instances_sharing_a_table_hold_one_count(store: Store) {
-    // Two Lambda instances: one table, two routers, two sets of in-process caches.
-    let first = TestApp::builder(store).shared_protection(rules(live())).build().await;
+    // Two Lambda instances: one table, two routers, two sets of in-process caches. One clock:
+    // two stopped clocks could stop either side of a minute's turn, in two different windows.
+    let clock = stopped_clock();
+    let instance = || Arc::new(Protection::new(live(), Arc::clone(&clock)));
+    let first = TestApp::builder(store).shared_protection(instance()).build().await;
     let second =
-        TestApp::builder(store).table(first.table.clone()).shared_protection(rules(live())).build().await;
+        TestApp::builder(store).table(first.table.clone()).shared_protection(instance()).build().await;
     let token = first.token(ALICE, &[]);
     let mut allowed = 0;
     for n in 0..120 {

@@ -74,6 +74,13 @@ async fn stored_items(app: &TestApp, user: &str) -> usize {
     items.iter().filter(|item| !protection_or_usage(&sort_key(item))).count()
 }
 
+/// Every item of the user's partition but their rate-limit windows (which count every request),
+/// usage counters and generation slots included.
+async fn partition_but_windows(app: &TestApp, user: &str) -> Vec<darasa::store::Item> {
+    let items = app.table.query(&Query::new(users::partition(user), "").limit(1000)).await.unwrap().items;
+    items.into_iter().filter(|item| !item["sk"].as_str().unwrap_or_default().starts_with("RATE#")).collect()
+}
+
 /// Waits until the fake has received `count` requests.
 async fn until_requests(fake: &FakeGemini, count: usize) {
     for _ in 0..3000 {
@@ -216,12 +223,15 @@ async fn checks_come_in_the_originals_order_with_its_strings(store: Store) {
     seed_usage(&app, BOB, 5).await;
     let response = app.call(Method::POST, GENERATE, Some(&bob), Some(good.clone()), &[]).await;
     response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
-    // Then ownership: another user's job, an unknown id, not an id at all.
+    // Then ownership: another user's job, an unknown id, not an id at all. Nothing is taken and
+    // given back for them: neither a quota unit nor a generation slot is written.
+    let before = partition_but_windows(&app, ALICE).await;
     for other in [bobs_job.to_string(), Uuid::now_v7().to_string(), "job-1".to_owned()] {
         let body = json!({"prompt": "hard", "jobInfoId": other, "extra": "ignored as the original does"});
         let response = app.call(Method::POST, GENERATE, Some(&alice_free), Some(body), &[]).await;
         response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
     }
+    assert_eq!(partition_but_windows(&app, ALICE).await, before, "a refused request writes nothing");
     assert!(fake.requests().is_empty(), "no refused request reaches the model");
     assert_eq!(used(&app, ALICE).await, 0);
     assert!(stored_questions(&app, ALICE, job).await.is_empty());
