@@ -55,29 +55,15 @@ async fn generate_feedback(
     }
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let question_id = plain::owned_id(&body.question_id)?;
-    // The question is read while the request's windows are counted, and the generation slot
-    // taken as soon as the count allows it (one round trip after the count, not two); a refused
-    // question answers first, as before, and gives the slot back.
-    let taking = gate.after_count(lease::for_generation(
-        &state.table,
-        &session.user_id,
-        state.protection.modes.rate_limit,
-    ));
-    let (grading, lease) = tokio::join!(
-        questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id),
-        taking,
-    );
-    let Some(lease) = lease else {
-        return Err(PlainError::refused_at_gate());
-    };
-    let (grading, lease) = match (grading, lease) {
-        (Ok(grading), Ok(lease)) => (grading, lease),
-        (Err(error), lease) => {
-            lease::give_back(lease).await;
-            return Err(error.into());
-        }
-        (Ok(_), Err(error)) => return Err(error.into()),
-    };
+    // The question is read while the request's windows are counted; the generation slot is
+    // taken once the count allowed the request and the question is theirs to grade, so a refused
+    // question answers first, as before, and takes nothing.
+    let grading = gate
+        .read_beside(questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id))
+        .await
+        .ok_or_else(PlainError::refused_at_gate)??;
+    let lease =
+        lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
     let request = prompts::feedback_request(&grading.question.text, &grading.key_points, answer);
     let (table, user_id, answer, model_name) =
         (state.table.clone(), session.user_id, answer.to_owned(), model.name());

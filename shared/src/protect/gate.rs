@@ -38,9 +38,11 @@ impl CountGate {
         receiver.wait_for(Option::is_some).await.is_ok_and(|outcome| *outcome == Some(true))
     }
 
-    /// Runs `work` once the count allowed the request; refused, runs nothing and answers `None`.
-    pub async fn after_count<T>(&self, work: impl Future<Output = T>) -> Option<T> {
-        if self.passed().await { Some(work.await) } else { None }
+    /// Runs `reads` while the count is out, and answers them once it allowed the request;
+    /// refused, `None`: whatever the reads found is dropped.
+    pub async fn read_beside<T>(&self, reads: impl Future<Output = T>) -> Option<T> {
+        let (passed, read) = tokio::join!(self.passed(), reads);
+        passed.then_some(read)
     }
 }
 
@@ -79,11 +81,13 @@ mod tests {
         let (gate, opener) = CountGate::new();
         drop(opener);
         assert!(!gate.passed().await, "a count dropped unfinished lets nothing write");
-        let mut ran = false;
-        assert_eq!(gate.after_count(async { ran = true }).await, None);
-        assert!(!ran, "refused, the work is not run");
+        assert_eq!(gate.read_beside(async { 7 }).await, None, "refused, what was read is dropped");
         let (gate, opener) = CountGate::new();
+        let reading = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.read_beside(async { 7 }).await }
+        });
         opener.open(true);
-        assert_eq!(gate.after_count(async { 7 }).await, Some(7));
+        assert_eq!(reading.await.expect("the reader"), Some(7));
     }
 }

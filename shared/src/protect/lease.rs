@@ -116,13 +116,6 @@ pub async fn acquire(table: &SharedTable, user_id: &str, slots: u32) -> StoreRes
     Ok(None)
 }
 
-/// Gives back a slot taken beside work that was then refused (nothing when none was taken).
-pub async fn give_back(lease: DomainResult<Lease>) {
-    if let Ok(lease) = lease {
-        lease.release().await;
-    }
-}
-
 /// One of the user's generation slots, or `RateLimited` while all are held; the rule follows
 /// the rate limits' `mode` (off: nothing is taken; dry-run: a refusal is only logged).
 pub async fn for_generation(table: &SharedTable, user_id: &str, mode: Mode) -> DomainResult<Lease> {

@@ -66,12 +66,8 @@ async fn generate_question(
     // as its refusal still answers first. The quota unit is still taken before
     // the model is called, so parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let (passed, prepared) =
-        tokio::join!(gate.passed(), question_request(&table, &user_id, &body.job_info_id, body.prompt));
-    if !passed {
-        return Err(PlainError::refused_at_gate());
-    }
-    let (job, request) = match prepared {
+    let prepared = gate.read_beside(question_request(&table, &user_id, &body.job_info_id, body.prompt)).await;
+    let (job, request) = match prepared.ok_or_else(PlainError::refused_at_gate)? {
         Ok(prepared) => prepared,
         Err(refusal) => return Err(quota_before(refusal, &table, &user_id, limit).await),
     };

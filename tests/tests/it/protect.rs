@@ -18,6 +18,7 @@ use darasa_tests::fixtures::{ALICE, BROWSER};
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
 use serde_json::json;
+use uuid::Uuid;
 
 fn live() -> Modes {
     Modes::LIVE
@@ -627,15 +628,18 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     )
     .await;
     let resume = darasa_tests::documents::pdf("Jane Doe, payments engineer");
-    let upload = darasa_tests::multipart::form(&[
-        darasa_tests::multipart::file("jane.pdf", "application/pdf", &resume),
-        darasa_tests::multipart::Field::Text("jobInfoId", &job.to_string()),
-    ]);
-    let send = |ip: &'static str, path: &'static str| {
+    // A request for `job` (or `question`, to grade it).
+    let send = |ip: &'static str, path: &'static str, job: Uuid, question: Uuid| {
         let (body, content_type) = match path {
-            "/api/ai/resumes/analyze" => (upload.clone(), darasa_tests::multipart::content_type()),
+            "/api/ai/resumes/analyze" => (
+                darasa_tests::multipart::form(&[
+                    darasa_tests::multipart::file("jane.pdf", "application/pdf", &resume),
+                    darasa_tests::multipart::Field::Text("jobInfoId", &job.to_string()),
+                ]),
+                darasa_tests::multipart::content_type(),
+            ),
             "/api/ai/questions/generate-feedback" => (
-                json!({"prompt": "A book of accounts", "questionId": question.id}).to_string().into_bytes(),
+                json!({"prompt": "A book of accounts", "questionId": question}).to_string().into_bytes(),
                 "application/json".to_owned(),
             ),
             _ => (
@@ -670,7 +674,7 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     ]) {
         fake.push(reply);
         watched.arm();
-        let response = send("198.51.100.50", path).await;
+        let response = send("198.51.100.50", path, job, question.id).await;
         assert_eq!(response.status, StatusCode::OK, "{path}: {}", response.text());
         let log = watched.disarm();
         assert!(log.read_during_count, "{path}: no read went out while the windows were counted");
@@ -678,10 +682,19 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     }
     let model_calls = fake.requests().len();
 
+    // Allowed by the count, but for a job or question that is not Alice's: refused without
+    // taking a slot or a quota unit only to give it back.
+    for path in routes {
+        watched.arm();
+        let response = send("198.51.100.52", path, Uuid::now_v7(), Uuid::now_v7()).await;
+        response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
+        assert_eq!(watched.disarm().writes, Vec::<String>::new(), "{path}: a refused request writes nothing");
+    }
+
     // Alice's window is full: each route is refused, having written nothing but the windows.
     let refused =
         |response: &TestResponse| response.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
-    watching.each_refused(&routes, |path| send("198.51.100.51", path), refused).await;
+    watching.each_refused(&routes, |path| send("198.51.100.51", path, job, question.id), refused).await;
     assert_eq!(fake.requests().len(), model_calls, "no model call for a refused request");
 }
 
