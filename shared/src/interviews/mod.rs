@@ -93,8 +93,7 @@ pub async fn create(
         return Err(DomainError::PlanLimit);
     }
     if !gate.passed().await {
-        // Never sent: the protection layer answers its own refusal.
-        return Err(DomainError::RateLimited { retry_after_seconds: 1 });
+        return Err(DomainError::REFUSED_AT_GATE);
     }
     if let Decision::Denied { retry_after_seconds } =
         bucket.take(table, user_id, clock::SystemClock.now_ms()).await?

@@ -200,8 +200,7 @@ async fn access_token_route(
         return Err(ApiError::PlanLimit);
     }
     if !gate.passed().await {
-        // Never sent: the protection layer answers its own refusal.
-        return Err(ApiError::RateLimited { retry_after_seconds: 1 });
+        return Err(ApiError::REFUSED_AT_GATE);
     }
     // Each token opens a paid voice session: no faster than interviews may start.
     let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..HUME_TOKEN_BUCKET };

@@ -272,16 +272,18 @@ pub fn reads_while_counted(method: &Method, path: Option<&str>) -> bool {
     method == Method::GET && path.is_some_and(|path| READS_WHILE_COUNTED.contains(&path))
 }
 
-/// POST routes that spend and start by reading what they need (the job, the question, the
-/// upload, the plan's allowance): they read while the request's windows are counted and wait at
-/// the `CountGate` before anything that writes or spends. A route is listed only once it waits
-/// there; a refused request's reads change nothing, so a refusal still changes nothing.
+/// POST routes that start by reading what they need (the job, the question, the upload, the
+/// plan's allowance) or checking it (the webhook's signature): they do so while the request's
+/// windows are counted and wait at the `CountGate` before anything that writes or spends. A route
+/// is listed only once it waits there; a refused request's reads change nothing, so a refusal
+/// still changes nothing.
 const READS_THEN_GATE: &[&str] = &[
     "/api/ai/questions/generate-question",
     "/api/ai/questions/generate-feedback",
     "/api/ai/resumes/analyze",
     "/api/job-infos/{jobInfoId}/interviews",
     "/api/hume/access-token",
+    crate::webhooks::ROUTE,
 ];
 
 /// Whether `method path` reads while its windows are counted, then waits at the gate.

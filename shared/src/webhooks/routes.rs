@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::{BODY_LIMIT, DEADLINE, Outcome, ROUTE, Rejection, SECRET_VARIABLE, apply, parse_event};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::protect::gate::CountGate;
 use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
@@ -18,8 +19,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Verify, parse, apply; the body is taken as raw bytes so the signature covers exactly what
-/// Svix signed (lambda_http has already decoded a base64-encoded body).
-async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Svix signed (lambda_http has already decoded a base64-encoded body). The signature is checked
+/// and the event parsed while the sender's window is counted; nothing is applied before the
+/// count allowed the delivery (`gate`).
+async fn receive(
+    State(state): State<AppState>,
+    gate: CountGate,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(verifier) = state.webhooks.as_deref() else {
         return ApiError::Unavailable {
             message: format!("Clerk webhooks are not configured: set {SECRET_VARIABLE}"),
@@ -37,6 +45,9 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             return rejection.into_response();
         }
     };
+    if !gate.passed().await {
+        return ApiError::REFUSED_AT_GATE.into_response();
+    }
     let now = OffsetDateTime::now_utc();
     match tokio::time::timeout(DEADLINE, apply(state.table.as_ref(), &id, &event, now)).await {
         Ok(Ok(outcome)) => {

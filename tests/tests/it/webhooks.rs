@@ -188,6 +188,7 @@ on_both_stores!(
     base64_encoded_lambda_bodies_verify_over_the_decoded_bytes,
     fifty_concurrent_deliveries_for_distinct_users_all_apply,
     one_delivery_raced_ten_times_applies_once,
+    a_delivery_the_rate_limit_refuses_writes_nothing,
 );
 
 async fn created_user_is_what_me_serves(store: Store) {
@@ -764,4 +765,37 @@ fn the_template_gives_the_webhook_function_its_secret_and_least_privilege() {
         ]
     );
     assert_eq!(statements.len(), 3, "the table, the protection windows, the secret: no other permission");
+}
+
+/// A delivery is checked while its sender's window is counted and applied only once the count
+/// allowed it: one the rate limit refuses writes nothing, and Svix's retry from a sender with
+/// room is applied.
+async fn a_delivery_the_rate_limit_refuses_writes_nothing(store: Store) {
+    use darasa::protect::{Modes, Protection, WEBHOOK_WINDOW, window::Subject};
+    // A clock stopped one second into the current minute: the request counts in the seeded window.
+    let start = now() - now().rem_euclid(60);
+    let clock = darasa_tests::clerk::TestClock::new(start + 1).shared();
+    let protection = Arc::new(Protection::new(Modes::LIVE, clock));
+    let app = TestApp::builder(store).webhook_secrets(SECRET).shared_protection(protection).build().await;
+    let delivery = |sender: std::net::SocketAddr| {
+        let body = created("user_limited");
+        let mut request = request(&signed(SECRET, "msg_limited", now(), &body), body);
+        request.extensions_mut().insert(axum::extract::ConnectInfo(sender));
+        request
+    };
+    let full: std::net::SocketAddr = "52.215.16.240:443".parse().unwrap();
+    let window = Subject::new(format!("CLIENT#{}", full.ip()), WEBHOOK_WINDOW);
+    let mut item = Item::new();
+    item.insert("pk".into(), window.pk.into());
+    item.insert("sk".into(), window.sk.into());
+    item.insert(format!("count#{}", start * 1000), WEBHOOK_WINDOW.limit.into());
+    item.insert(EXPIRES_AT.into(), (now() + 600).into());
+    app.table.counters().put(item, None).await.unwrap();
+
+    app.send(delivery(full)).await.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    assert!(app.table.get(&webhooks::delivery_key("msg_limited")).await.unwrap().is_none(), "not recorded");
+    assert!(profile_item(&app, "user_limited").await.is_none(), "not applied");
+
+    assert_received(&app.send(delivery("52.215.16.241:443".parse().unwrap())).await, "applied");
+    assert!(profile_item(&app, "user_limited").await.is_some());
 }
