@@ -133,7 +133,7 @@ pub const INTERVIEWS: Function = Function {
     bot_rules: true,
     // Starting an interview: its two windows beside the reads of the plan's allowance and the
     // job (the route reads while counted, then takes its bucket's token).
-    first_calls: 4,
+    first_calls: 3,
     providers: model_providers,
 };
 pub const ANALYZE_RESUME: Function = Function {

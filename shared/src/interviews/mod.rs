@@ -75,8 +75,8 @@ pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) ->
 
 /// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket
 /// (`bucket`: the interview bucket, in the protection's rate-limit mode), then ownership. The
-/// plan's allowance and the job are read while the request's windows are counted; the bucket's
-/// token is taken only once the count allowed the request (`gate`).
+/// plan's allowance and the job are read at once, while the request's windows are counted; the
+/// bucket's token is taken only once the count allowed the request (`gate`).
 pub async fn create(
     table: &dyn Table,
     session: &Session,
@@ -85,11 +85,8 @@ pub async fn create(
     gate: &CountGate,
 ) -> DomainResult<Interview> {
     let user_id = session.user_id.as_str();
-    let (allowed, job) = tokio::join!(
-        may_start(table, user_id, &session.features),
-        job_infos::get_owned(table, user_id, job_id)
-    );
-    if !allowed? {
+    let (job, usage) = job_infos::find_with_usage(table, user_id, job_id).await?;
+    if usage.spent(Counter::InterviewsStarted, session.features.interview_limit()) {
         return Err(DomainError::PlanLimit);
     }
     if !gate.passed().await {
@@ -100,7 +97,7 @@ pub async fn create(
     {
         return Err(DomainError::RateLimited { retry_after_seconds });
     }
-    job?;
+    job.ok_or(DomainError::NotFound(Missing::JobInfo))?;
     let now = clock::now();
     let interview = Interview {
         id: Uuid::now_v7(),

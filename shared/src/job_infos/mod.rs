@@ -17,7 +17,7 @@ use crate::domain::{DomainError, DomainResult, Missing, Versions, present};
 use crate::store::{
     Condition, Cursor, Guard, Record, Table, Transaction, TransactionError, Update, Write, cascade,
 };
-use crate::users;
+use crate::users::{self, Usage};
 
 /// Documented maximum lengths (characters). The original had none; these keep items and prompts
 /// bounded while fitting any real job posting.
@@ -152,6 +152,22 @@ pub async fn find(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResult<Op
         Some(item) => Ok(store::visible(Record::Item(item))?),
         None => Ok(None),
     }
+}
+
+/// The caller's job `id` (as `find` has it) and their usage counters, read in one round trip:
+/// for the routes that check the plan's allowance before the job, as the original does.
+pub async fn find_with_usage(
+    table: &dyn Table,
+    user_id: &str,
+    id: Uuid,
+) -> DomainResult<(Option<JobInfo>, Usage)> {
+    let mut items = table.get_many(&[key(user_id, id), users::usage_key(user_id)]).await?.into_iter();
+    let job = match items.next().flatten() {
+        Some(item) => store::visible(Record::Item(item))?,
+        None => None,
+    };
+    let usage = items.next().flatten().map(crate::store::from_item).transpose()?.unwrap_or_default();
+    Ok((job, usage))
 }
 
 /// Like `find`, but a missing job is `Missing::JobInfo`.

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{Difficulty, MAX_HISTORY, MAX_QUESTION_TEXT, Question, prompts};
 use crate::AppState;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, Missing};
 use crate::http::data_stream::{self, StreamPart};
 use crate::http::plain::{self, PlainError, PlainSession};
 use crate::job_infos::{self, JobInfo};
@@ -59,18 +59,15 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
-    // The reads the prompt needs start while the request's windows are counted. Once the count
-    // allows the request and the job is known to be theirs, the generation slot and the quota
-    // unit are taken at once (one round trip, not two), refused in that order. A question that
-    // will not be generated takes nothing: for a job that is not theirs the quota is only read,
-    // as its refusal still answers first. The quota unit is still taken before
-    // the model is called, so parallel requests at the limit are refused before any of them spends.
+    // What the prompt needs and the plan's allowance are read while the request's windows are
+    // counted. Once the count allows the request, and only for a question that will be
+    // generated, the generation slot and the quota unit are taken at once (one round trip, not
+    // two). The quota unit is taken before the model is called, so parallel requests at the limit
+    // are refused before any of them spends.
     let limit = session.features.question_limit();
-    let prepared = gate.read_beside(question_request(&table, &user_id, &body.job_info_id, body.prompt)).await;
-    let (job, request) = match prepared.ok_or_else(PlainError::refused_at_gate)? {
-        Ok(prepared) => prepared,
-        Err(refusal) => return Err(quota_before(refusal, &table, &user_id, limit).await),
-    };
+    let prepared =
+        gate.read_beside(question_request(&table, &user_id, &body.job_info_id, body.prompt, limit));
+    let (job, request) = prepared.await.ok_or_else(PlainError::refused_at_gate)??;
     let (lease, reservation) = tokio::join!(
         lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
         users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
@@ -107,37 +104,37 @@ async fn generate_question(
     Ok(data_stream::response(lease::hold_while(parts, lease)))
 }
 
-/// The caller's job (else the original's 403) and the model request for a question about it.
+/// The caller's job and the model request for a question about it, or the first refusal in the
+/// original's order: a spent quota (as read: taking the unit decides), then a job that is not
+/// theirs (403).
 async fn question_request(
     table: &SharedTable,
     user_id: &str,
     raw_job_id: &str,
     difficulty: Difficulty,
+    limit: Option<u64>,
 ) -> Result<(JobInfo, crate::ai::ModelRequest), PlainError> {
-    // The job and its latest questions at once: the query names the caller's partition, so for a
-    // job that is not theirs it finds nothing, and the job's refusal answers first.
-    let job_id = plain::owned_id(raw_job_id)?;
-    let (job, previous) = tokio::join!(
-        job_infos::get_owned(table.as_ref(), user_id, job_id),
+    let job_id = match plain::owned_id(raw_job_id) {
+        Ok(job_id) => job_id,
+        Err(not_an_id) => {
+            let spent =
+                users::usage::spent(table.as_ref(), user_id, Counter::QuestionsGenerated, limit).await?;
+            return Err(if spent { PlainError::plan_limit() } else { not_an_id });
+        }
+    };
+    // The job, the allowance and the job's latest questions at once: the query names the
+    // caller's partition, so for a job that is not theirs it finds nothing.
+    let (found, previous) = tokio::join!(
+        job_infos::find_with_usage(table.as_ref(), user_id, job_id),
         super::recent(table.as_ref(), user_id, job_id, MAX_HISTORY),
     );
-    let (job, previous) = (job?, previous?);
-    let request = prompts::question_request(&job, &previous, difficulty);
-    Ok((job, request))
-}
-
-/// `refusal` of the job, unless the user's quota is spent: the original checks the plan first.
-async fn quota_before(
-    refusal: PlainError,
-    table: &SharedTable,
-    user_id: &str,
-    limit: Option<u64>,
-) -> PlainError {
-    match users::usage::spent(table.as_ref(), user_id, Counter::QuestionsGenerated, limit).await {
-        Ok(true) => PlainError::plan_limit(),
-        Ok(false) => refusal,
-        Err(error) => error.into(),
+    let (job, usage) = found?;
+    if usage.spent(Counter::QuestionsGenerated, limit) {
+        return Err(PlainError::plan_limit());
     }
+    let job = job.ok_or(DomainError::NotFound(Missing::JobInfo))?;
+    let request = prompts::question_request(&job, &previous?, difficulty);
+    Ok((job, request))
 }
 
 /// Stores a finished question and says so with its id (`2:`), or why not (`3:`).

@@ -19,6 +19,11 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Whether no `counter` unit is left under `limit` (`None`: unlimited, never spent).
+    pub fn spent(&self, counter: Counter, limit: Option<u64>) -> bool {
+        limit.is_some_and(|limit| self.of(counter) >= limit)
+    }
+
     pub fn of(&self, counter: Counter) -> u64 {
         match counter {
             Counter::QuestionsGenerated => self.questions_generated,
@@ -66,7 +71,7 @@ pub async fn spent(
 ) -> StoreResult<bool> {
     match limit {
         None => Ok(false),
-        Some(limit) => Ok(get_usage(table, user_id).await?.of(counter) >= limit),
+        Some(_) => Ok(get_usage(table, user_id).await?.spent(counter, limit)),
     }
 }
 

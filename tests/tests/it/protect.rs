@@ -628,8 +628,8 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     )
     .await;
     let resume = darasa_tests::documents::pdf("Jane Doe, payments engineer");
-    // A request for `job` (or `question`, to grade it).
-    let send = |ip: &'static str, path: &'static str, job: Uuid, question: Uuid| {
+    // A request of the user `token` signs in, for `job` (or `question`, to grade it).
+    let send = |ip: &'static str, path: &'static str, token: &str, job: Uuid, question: Uuid| {
         let (body, content_type) = match path {
             "/api/ai/resumes/analyze" => (
                 darasa_tests::multipart::form(&[
@@ -674,7 +674,7 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     ]) {
         fake.push(reply);
         watched.arm();
-        let response = send("198.51.100.50", path, job, question.id).await;
+        let response = send("198.51.100.50", path, &token, job, question.id).await;
         assert_eq!(response.status, StatusCode::OK, "{path}: {}", response.text());
         let log = watched.disarm();
         assert!(log.read_during_count, "{path}: no read went out while the windows were counted");
@@ -686,15 +686,32 @@ async fn spending_routes_read_while_counted_and_write_only_once_allowed(store: S
     // taking a slot or a quota unit only to give it back.
     for path in routes {
         watched.arm();
-        let response = send("198.51.100.52", path, Uuid::now_v7(), Uuid::now_v7()).await;
+        let response = send("198.51.100.52", path, &token, Uuid::now_v7(), Uuid::now_v7()).await;
         response.assert_plain(StatusCode::FORBIDDEN, "You do not have permission to do this");
         assert_eq!(watched.disarm().writes, Vec::<String>::new(), "{path}: a refused request writes nothing");
     }
+    // Nor for a user whose questions are spent (their plan's answer comes first, as read).
+    let bob = app.token(darasa_tests::fixtures::BOB, darasa_tests::fixtures::FREE);
+    let spent = Update::new().add(darasa::users::QUESTIONS_GENERATED, 5);
+    setup
+        .table
+        .update(&darasa::users::usage_key(darasa_tests::fixtures::BOB), spent, None)
+        .await
+        .expect("usage");
+    let bobs_job = darasa_tests::fixtures::create_job(setup, &bob).await;
+    watched.arm();
+    let response = send("198.51.100.53", routes[0], &bob, bobs_job, question.id).await;
+    response.assert_plain(StatusCode::FORBIDDEN, "PLAN_LIMIT");
+    let log = watched.disarm();
+    assert!(log.read_during_count, "the allowance is read while counted");
+    assert_eq!(log.writes, Vec::<String>::new(), "out of questions, nothing is taken");
 
     // Alice's window is full: each route is refused, having written nothing but the windows.
     let refused =
         |response: &TestResponse| response.assert_plain(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
-    watching.each_refused(&routes, |path| send("198.51.100.51", path, job, question.id), refused).await;
+    watching
+        .each_refused(&routes, |path| send("198.51.100.51", path, &token, job, question.id), refused)
+        .await;
     assert_eq!(fake.requests().len(), model_calls, "no model call for a refused request");
 }
 
