@@ -107,8 +107,9 @@ pub const GENERATE_QUESTION: Function = Function {
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
     bot_rules: true,
-    // Its two windows beside the reads of the job and its latest questions (the route reads
-    // while counted, then takes its generation slot and quota unit at once).
+    // Its two windows beside the reads of the job with the plan's allowance (one call) and of
+    // the job's latest questions (the route reads while counted, then takes its generation slot
+    // and quota unit at once).
     first_calls: 4,
     providers: model_providers,
 };
@@ -131,8 +132,8 @@ pub const INTERVIEWS: Function = Function {
     needs: Needs { model: true, hume: true, webhooks: false },
     sessions: true,
     bot_rules: true,
-    // Starting an interview: its two windows beside the reads of the plan's allowance and the
-    // job (the route reads while counted, then takes its bucket's token).
+    // Starting an interview: its two windows beside one read of the plan's allowance and the job
+    // (the route reads while counted, then takes its bucket's token).
     first_calls: 3,
     providers: model_providers,
 };

@@ -70,7 +70,7 @@ pub async fn get_owned(table: &dyn Table, user_id: &str, id: Uuid) -> DomainResu
 /// Whether the plan lets the user start another interview (the original's `canCreateInterview`).
 pub async fn may_start(table: &dyn Table, user_id: &str, features: &Features) -> DomainResult<bool> {
     let limit = features.interview_limit();
-    Ok(!users::usage::spent(table, user_id, users::Counter::InterviewsStarted, limit).await?)
+    Ok(!users::usage::spent(table, user_id, Counter::InterviewsStarted, limit).await?)
 }
 
 /// Creates an interview for job `job_id`, in the original's order: plan, then the rate bucket
