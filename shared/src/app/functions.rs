@@ -107,10 +107,10 @@ pub const GENERATE_QUESTION: Function = Function {
     needs: Needs { model: true, ..Needs::NONE },
     sessions: true,
     bot_rules: true,
-    // Its two windows beside the reads of the job with the plan's allowance (one call) and of
-    // the job's latest questions (the route reads while counted, then takes its generation slot
-    // and quota unit at once).
-    first_calls: 4,
+    // Its two windows beside one read of the job with the plan's allowance (the route reads
+    // while counted, then takes its generation slot and quota unit as it reads the job's latest
+    // questions).
+    first_calls: 3,
     providers: model_providers,
 };
 pub const GENERATE_FEEDBACK: Function = Function {

@@ -59,18 +59,18 @@ async fn generate_question(
     let model = plain::model_or_unavailable(state.model.as_ref())?;
     let table = state.table.clone();
     let user_id = session.user_id;
-    // What the prompt needs and the plan's allowance are read while the request's windows are
-    // counted. Once the count allows the request, and only for a question that will be
-    // generated, the generation slot and the quota unit are taken at once (one round trip, not
-    // two). The quota unit is taken before the model is called, so parallel requests at the limit
-    // are refused before any of them spends.
+    // The job and the plan's allowance are read while the request's windows are counted. Once
+    // the count allows the request, and only for a question that will be generated, the
+    // generation slot and the quota unit are taken, beside the read of the job's latest questions
+    // (one round trip for the three). The quota unit is taken before the model is called, so
+    // parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
-    let prepared =
-        gate.read_beside(question_request(&table, &user_id, &body.job_info_id, body.prompt, limit));
-    let (job, request) = prepared.await.ok_or_else(PlainError::refused_at_gate)??;
-    let (lease, reservation) = tokio::join!(
+    let job = gate.read_beside(job_to_ask_about(&table, &user_id, &body.job_info_id, limit));
+    let job = job.await.ok_or_else(PlainError::refused_at_gate)??;
+    let (lease, reservation, previous) = tokio::join!(
         lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
         users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),
+        super::recent(table.as_ref(), &user_id, job.id, MAX_HISTORY),
     );
     let lease = match lease {
         Ok(lease) => lease,
@@ -86,6 +86,14 @@ async fn generate_question(
             return Err(error.into());
         }
     };
+    let previous = match previous {
+        Ok(previous) => previous,
+        Err(error) => {
+            tokio::join!(reservation.release(), lease.release());
+            return Err(error.into());
+        }
+    };
+    let request = prompts::question_request(&job, &previous, body.prompt);
     let difficulty = body.prompt;
     let model_name = model.name();
     let parts = data_stream::model_reply_then(model.stream(request), move |outcome| async move {
@@ -104,16 +112,15 @@ async fn generate_question(
     Ok(data_stream::response(lease::hold_while(parts, lease)))
 }
 
-/// The caller's job and the model request for a question about it, or the first refusal in the
-/// original's order: a spent quota (as read: taking the unit decides), then a job that is not
-/// theirs (403).
-async fn question_request(
+/// The caller's job, or the first refusal in the original's order: a spent quota (as read:
+/// taking the unit decides), then a job that is not theirs (403). One round trip: the job and
+/// the allowance in one read.
+async fn job_to_ask_about(
     table: &SharedTable,
     user_id: &str,
     raw_job_id: &str,
-    difficulty: Difficulty,
     limit: Option<u64>,
-) -> Result<(JobInfo, crate::ai::ModelRequest), PlainError> {
+) -> Result<JobInfo, PlainError> {
     let job_id = match plain::owned_id(raw_job_id) {
         Ok(job_id) => job_id,
         Err(not_an_id) => {
@@ -122,19 +129,11 @@ async fn question_request(
             return Err(if spent { PlainError::plan_limit() } else { not_an_id });
         }
     };
-    // The job, the allowance and the job's latest questions at once: the query names the
-    // caller's partition, so for a job that is not theirs it finds nothing.
-    let (found, previous) = tokio::join!(
-        job_infos::find_with_usage(table.as_ref(), user_id, job_id),
-        super::recent(table.as_ref(), user_id, job_id, MAX_HISTORY),
-    );
-    let (job, usage) = found?;
+    let (job, usage) = job_infos::find_with_usage(table.as_ref(), user_id, job_id).await?;
     if usage.spent(Counter::QuestionsGenerated, limit) {
         return Err(PlainError::plan_limit());
     }
-    let job = job.ok_or(DomainError::NotFound(Missing::JobInfo))?;
-    let request = prompts::question_request(&job, &previous?, difficulty);
-    Ok((job, request))
+    Ok(job.ok_or(DomainError::NotFound(Missing::JobInfo))?)
 }
 
 /// Stores a finished question and says so with its id (`2:`), or why not (`3:`).
