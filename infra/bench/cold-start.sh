@@ -4,15 +4,16 @@
 # function) with the release profile Lambda deploys, then starts each binary fresh against a
 # loopback Lambda Runtime API with DynamoDB Local behind it, feeding it one of its own
 # infra/events/ events, in RUNS rounds of one start per binary (default 15). Prints per binary the median/min/max of exec ->
-# end of response, the ratio to each baseline, and the binary's size.
+# end of response, the median CPU time it had used by then, the ratio to each baseline, and the binary's size.
 #
 #   infra/bench/cold-start.sh            # RUNS=15
 #   RUNS=31 infra/bench/cold-start.sh
 #   SKIP_BUILD=1 infra/bench/cold-start.sh   # reuse the binaries built last time
 #   WARM=200 (default): then each binary answers 200 more invocations warm, and its peak RSS is printed
 #   ENV_JSON=my-env.json: the functions' variables from another file (e.g. a protection switched off)
-#   EMULATOR_WARMUP=300 (default): before anything is timed, one start of each binary answers that
-#       many invocations, so DynamoDB Local's JIT has compiled its calls' code (0: one start each)
+#   EMULATOR_WARMUP=2000 (default): before anything is timed, one start of each binary answers that
+#       many invocations, so DynamoDB Local's JIT has compiled its calls' code (0: one start each;
+#       after 300 its C2 compiler still took a third of the machine's samples during the timed runs)
 #   JWKS=infra/bench/jwks.json: the functions fetch Clerk's keys from the harness (as deployed,
 #       from Clerk) instead of reading infra/env.json's PEM
 #   SAM_BUILD_DIR=.aws-sam/build infra/bench/cold-start.sh   # the functions exactly as `sam build`
@@ -60,5 +61,5 @@ for pair in "${pairs[@]}"; do
   targets+=("$name=$binary=${pair#*=}")
 done
 "$bin/cold-start" --runs "${RUNS:-15}" --warm "${WARM:-200}" --table darasa-bench --endpoint "$DARASA_TEST_DYNAMODB_ENDPOINT" \
-  --env-json "${ENV_JSON:-infra/env.json}" --emulator-warmup "${EMULATOR_WARMUP:-300}" \
+  --env-json "${ENV_JSON:-infra/env.json}" --emulator-warmup "${EMULATOR_WARMUP:-2000}" \
   ${JWKS:+--jwks "$JWKS"} "${targets[@]}"

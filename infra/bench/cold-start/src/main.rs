@@ -1,6 +1,7 @@
 //! Cold-start benchmark (a program, not a test): a loopback Lambda Runtime API that starts each
 //! binary fresh, hands it one event, and times exec -> the end of its response (and the first
-//! response byte, and when it first asked for an event: the end of its init). DynamoDB Local is
+//! response byte, and when it first asked for an event: the end of its init), with the CPU time
+//! the binary had used by then (the rest was waiting). DynamoDB Local is
 //! behind it. `infra/bench/cold-start.sh` builds the binaries and runs this; see
 //! docs/performance.md.
 //!
@@ -53,6 +54,9 @@ struct Sample {
     first_byte: Duration,
     /// The end of the response.
     end: Duration,
+    /// CPU time the process's threads had run when the response ended: what of `end` was its
+    /// own work rather than waiting (for the Runtime API, DynamoDB Local, a core).
+    cpu: Duration,
 }
 
 #[derive(Default)]
@@ -161,12 +165,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let (hello, naive) = (median_of("hello"), median_of("naive"));
     println!(
-        "{:<20} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "{:<20} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "function",
         "status",
         "init p50",
         "1st byte",
         "end p50",
+        "cpu p50",
         "end min",
         "end max",
         "/hello",
@@ -185,12 +190,13 @@ async fn main() -> anyhow::Result<()> {
             base.map_or("-".to_owned(), |base| format!("{:.2}x", end.as_secs_f64() / base.as_secs_f64()))
         };
         println!(
-            "{:<20} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>6.2} MiB",
+            "{:<20} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>6.2} MiB",
             name,
             status.map_or("-".into(), |s| s.to_string()),
             ms(median(samples.iter().map(|s| s.init)).unwrap_or_default()),
             ms(median(samples.iter().map(|s| s.first_byte)).unwrap_or_default()),
             ms(end),
+            ms(median(samples.iter().map(|s| s.cpu)).unwrap_or_default()),
             ms(min),
             ms(max),
             ratio(hello),
@@ -373,6 +379,7 @@ async fn cold_start(
         .spawn()
         .with_context(|| format!("starting {}", target.binary.display()))?;
     let outcome = tokio::time::timeout(RUN_TIMEOUT, finished.recv()).await;
+    let cpu = child.id().map(cpu_time).unwrap_or_default();
     let mut warm_outcome = Ok(());
     for _ in 0..warm {
         match tokio::time::timeout(RUN_TIMEOUT, finished.recv()).await {
@@ -400,10 +407,22 @@ async fn cold_start(
             init: next_at.duration_since(started),
             first_byte: first_byte.duration_since(started),
             end: end.duration_since(started),
+            cpu,
         },
         status,
         rss,
     ))
+}
+
+/// The CPU time a process's live threads have run (each thread's `schedstat`, in nanoseconds:
+/// finer than `stat`'s clock ticks); zero if unreadable.
+fn cpu_time(pid: u32) -> Duration {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    let nanos = threads
+        .filter_map(|thread| std::fs::read_to_string(thread.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// A process's peak resident set (VmHWM), in KiB; 0 if unreadable.
