@@ -104,10 +104,6 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    /// A route stopped at its `CountGate` because the rate limits refused the request: the
-    /// protection layer answers the refusal itself, so this error is never sent.
-    pub const REFUSED_AT_GATE: Self = Self::RateLimited { retry_after_seconds: 1 };
-
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { code, message: message.into() }
     }

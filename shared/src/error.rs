@@ -56,10 +56,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A route stopped at its `CountGate` because the rate limits refused the request: the
-    /// protection layer answers the refusal itself, so this error is never sent.
-    pub const REFUSED_AT_GATE: Self = Self::RateLimited { retry_after_seconds: 1 };
-
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest { code, message: message.into() }
     }

@@ -269,3 +269,15 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// Puts `subject`'s rate-limit item into `app`'s counters, as a test starts from: `attributes`
+/// (a window's `count#<start>`, `blockedUntil`...) and a TTL ten minutes away.
+pub async fn seed_window(
+    app: &TestApp,
+    subject: &darasa::protect::window::Subject,
+    attributes: serde_json::Value,
+) {
+    let mut item = serde_json::json!({ "pk": subject.pk, "sk": subject.sk, "expiresAt": now() + 600 });
+    item.as_object_mut().expect("an object").extend(attributes.as_object().cloned().expect("attributes"));
+    app.table.counters().put(item.as_object().cloned().expect("an item"), None).await.expect("seed");
+}

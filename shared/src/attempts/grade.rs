@@ -60,8 +60,7 @@ async fn generate_feedback(
     // question answers first, as before, and takes nothing.
     let grading = gate
         .read_beside(questions::get_for_grading(state.table.as_ref(), &session.user_id, question_id))
-        .await
-        .ok_or_else(PlainError::refused_at_gate)??;
+        .await??;
     let lease =
         lease::for_generation(&state.table, &session.user_id, state.protection.modes.rate_limit).await?;
     let request = prompts::feedback_request(&grading.question.text, &grading.key_points, answer);

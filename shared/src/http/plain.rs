@@ -65,12 +65,6 @@ impl PlainError {
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, NO_PERMISSION)
     }
-
-    /// A route stopped at its `CountGate` because the rate limits refused the request: the
-    /// protection layer answers the refusal itself, so this answer is never sent.
-    pub fn refused_at_gate() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT)
-    }
 }
 
 /// Errors shared with the JSON routes (storage, keys) keep their status and public message; a

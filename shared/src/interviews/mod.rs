@@ -89,9 +89,7 @@ pub async fn create(
     if usage.spent(Counter::InterviewsStarted, session.features.interview_limit()) {
         return Err(DomainError::PlanLimit);
     }
-    if !gate.passed().await {
-        return Err(DomainError::REFUSED_AT_GATE);
-    }
+    gate.pass().await?;
     if let Decision::Denied { retry_after_seconds } =
         bucket.take(table, user_id, clock::SystemClock.now_ms()).await?
     {

@@ -199,9 +199,7 @@ async fn access_token_route(
     if !super::may_start(table, &session.user_id, &session.features).await? {
         return Err(ApiError::PlanLimit);
     }
-    if !gate.passed().await {
-        return Err(ApiError::REFUSED_AT_GATE);
-    }
+    gate.pass().await?;
     // Each token opens a paid voice session: no faster than interviews may start.
     let bucket = TokenBucket { mode: state.protection.modes.rate_limit, ..HUME_TOKEN_BUCKET };
     if let Decision::Denied { retry_after_seconds } =

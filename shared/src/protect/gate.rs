@@ -13,6 +13,13 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use tokio::sync::watch;
 
+use crate::domain::DomainError;
+
+/// Why a route stopped at its gate: the rate limits refused the request. The layer answers the
+/// refusal itself, so this error is never sent; each route's error type takes it (`?`) as it takes
+/// any domain error.
+const REFUSED: DomainError = DomainError::RateLimited { retry_after_seconds: 1 };
+
 /// A route's side of the gate (an extractor: a request no window counts passes at once).
 #[derive(Debug, Clone, Default)]
 pub struct CountGate(Option<watch::Receiver<Option<bool>>>);
@@ -28,9 +35,14 @@ impl CountGate {
         (Self(Some(receiver)), GateOpener(sender))
     }
 
+    /// Waits for the count: the request may go on to write, or the refusal.
+    pub async fn pass(&self) -> Result<(), DomainError> {
+        if self.passed().await { Ok(()) } else { Err(REFUSED) }
+    }
+
     /// Waits for the count: whether the request may go on to write. A request whose count was
     /// dropped unfinished may not.
-    pub async fn passed(&self) -> bool {
+    async fn passed(&self) -> bool {
         let Some(receiver) = &self.0 else {
             return true;
         };
@@ -39,10 +51,10 @@ impl CountGate {
     }
 
     /// Runs `reads` while the count is out, and answers them once it allowed the request;
-    /// refused, `None`: whatever the reads found is dropped.
-    pub async fn read_beside<T>(&self, reads: impl Future<Output = T>) -> Option<T> {
+    /// refused, the refusal: whatever the reads found is dropped.
+    pub async fn read_beside<T>(&self, reads: impl Future<Output = T>) -> Result<T, DomainError> {
         let (passed, read) = tokio::join!(self.passed(), reads);
-        passed.then_some(read)
+        if passed { Ok(read) } else { Err(REFUSED) }
     }
 }
 
@@ -81,13 +93,14 @@ mod tests {
         let (gate, opener) = CountGate::new();
         drop(opener);
         assert!(!gate.passed().await, "a count dropped unfinished lets nothing write");
-        assert_eq!(gate.read_beside(async { 7 }).await, None, "refused, what was read is dropped");
+        assert!(gate.pass().await.is_err(), "refused, the route stops");
+        assert!(gate.read_beside(async { 7 }).await.is_err(), "refused, what was read is dropped");
         let (gate, opener) = CountGate::new();
         let reading = tokio::spawn({
             let gate = gate.clone();
             async move { gate.read_beside(async { 7 }).await }
         });
         opener.open(true);
-        assert_eq!(reading.await.expect("the reader"), Some(7));
+        assert_eq!(reading.await.expect("the reader").ok(), Some(7));
     }
 }

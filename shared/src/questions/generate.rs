@@ -66,7 +66,7 @@ async fn generate_question(
     // parallel requests at the limit are refused before any of them spends.
     let limit = session.features.question_limit();
     let job = gate.read_beside(job_to_ask_about(&table, &user_id, &body.job_info_id, limit));
-    let job = job.await.ok_or_else(PlainError::refused_at_gate)??;
+    let job = job.await??;
     let (lease, reservation, previous) = tokio::join!(
         lease::for_generation(&table, &user_id, state.protection.modes.rate_limit),
         users::usage::reserve(&table, &user_id, Counter::QuestionsGenerated, limit),

@@ -229,9 +229,7 @@ async fn analyze_route(
     }
     // Up to here the request was read while its windows were counted; nothing is parsed,
     // taken or spent before the count allows it.
-    if !gate.passed().await {
-        return Err(PlainError::refused_at_gate());
-    }
+    gate.pass().await?;
     let size = upload.bytes.len() as u64;
     let (resume, text) = resume_part(kind, upload.bytes, model.reads_files()).await?;
     let request = prompts::resume_request(&job, resume, kind.format(), text);

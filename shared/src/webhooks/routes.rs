@@ -45,8 +45,8 @@ async fn receive(
             return rejection.into_response();
         }
     };
-    if !gate.passed().await {
-        return ApiError::REFUSED_AT_GATE.into_response();
+    if let Err(refused) = gate.pass().await {
+        return ApiError::from(refused).into_response();
     }
     let now = OffsetDateTime::now_utc();
     match tokio::time::timeout(DEADLINE, apply(state.table.as_ref(), &id, &event, now)).await {

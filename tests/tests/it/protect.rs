@@ -13,7 +13,7 @@ use axum::extract::ConnectInfo;
 use darasa::protect::window::{Limiter, SlidingWindow, Standing, Subject};
 use darasa::protect::{Mode, Modes, Protection};
 use darasa::store::{Condition, Item, Key, Page, Query, StoreResult, Table, Update, Write};
-use darasa_tests::app::{Store, TestApp, TestAppBuilder, TestResponse, request};
+use darasa_tests::app::{Store, TestApp, TestAppBuilder, TestResponse, request, seed_window};
 use darasa_tests::fixtures::{ALICE, BROWSER};
 use darasa_tests::on_both_stores;
 use http::{Method, Request, StatusCode};
@@ -469,7 +469,7 @@ async fn a_first_count_the_sliding_window_refuses_is_taken_back(store: Store) {
     let (start, now_ms) = this_window();
     for (client, previous_count, allowed) in [("full", 10, false), ("half", 4, true)] {
         let subject = Subject::new(format!("CLIENT#{client}"), TEN_A_MINUTE);
-        seed(&app, &subject, json!({ format!("count#{}", start - 60_000): previous_count })).await;
+        seed_window(&app, &subject, json!({ format!("count#{}", start - 60_000): previous_count })).await;
 
         let standing =
             Limiter::new().hit(app.table.as_ref(), TEN_A_MINUTE, &subject, now_ms).await.expect("hit");
@@ -492,7 +492,7 @@ async fn a_count_is_one_call(store: Store) {
     let app = TestApp::builder(store).build().await;
     let (start, now_ms) = this_window();
     let subject = Subject::new("CLIENT#known".into(), TEN_A_MINUTE);
-    seed(&app, &subject, json!({ format!("count#{}", start - 60_000): 4 })).await;
+    seed_window(&app, &subject, json!({ format!("count#{}", start - 60_000): 4 })).await;
     let counting = Watched::new(app.table.clone());
     let limiter = Limiter::new();
     for n in 1..=6 {
@@ -518,7 +518,7 @@ async fn a_clients_item_keeps_only_the_windows_that_count(store: Store) {
     let (start, now_ms) = this_window();
     let minute = 60_000;
     let live = Subject::new("CLIENT#live".into(), TEN_A_MINUTE);
-    seed(
+    seed_window(
         &app,
         &live,
         json!({
@@ -779,7 +779,7 @@ impl Watching {
     ) {
         let start = window_start(&self.protection);
         let user = Subject::new(darasa::users::partition(ALICE), darasa::protect::USER_WINDOW);
-        seed(&self.app, &user, json!({ format!("count#{start}"): 100 })).await;
+        seed_window(&self.app, &user, json!({ format!("count#{start}"): 100 })).await;
         for path in paths {
             self.table.arm();
             refused(&send(path).await);
@@ -945,17 +945,6 @@ fn this_window() -> (i64, i64) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let start = now - now.rem_euclid(60_000);
     (start, start + 1)
-}
-
-/// Writes `subject`'s item with these attributes, live for ten minutes.
-async fn seed(app: &TestApp, subject: &Subject, attributes: serde_json::Value) {
-    let mut item = json!({ "pk": subject.pk, "sk": subject.sk, "expiresAt": now_seconds() + 600 });
-    item.as_object_mut().expect("an object").extend(attributes.as_object().cloned().expect("attributes"));
-    app.table.counters().put(item.as_object().cloned().expect("an item"), None).await.expect("seed");
-}
-
-fn now_seconds() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 async fn window_item(app: &TestApp, subject: &Subject) -> Item {

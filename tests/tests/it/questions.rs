@@ -67,11 +67,11 @@ async fn stored_questions(app: &TestApp, user: &str, job: Uuid) -> Vec<Question>
 /// the usage counters (checked with `used`) and the protection rules' state (rate windows,
 /// generation leases).
 async fn stored_items(app: &TestApp, user: &str) -> usize {
-    let items = app.table.query(&Query::new(users::partition(user), "").limit(1000)).await.unwrap().items;
-    let sort_key = |item: &darasa::store::Item| item["sk"].as_str().unwrap_or_default().to_owned();
-    let protection_or_usage =
-        |sk: &str| sk == "USAGE" || sk.starts_with("RATE#") || sk.starts_with("INFLIGHT#");
-    items.iter().filter(|item| !protection_or_usage(&sort_key(item))).count()
+    let resource = |item: &darasa::store::Item| {
+        let sk = item["sk"].as_str().unwrap_or_default();
+        sk != "USAGE" && !sk.starts_with("INFLIGHT#")
+    };
+    partition_but_windows(app, user).await.iter().filter(|item| resource(item)).count()
 }
 
 /// Every item of the user's partition but their rate-limit windows (which count every request),

@@ -785,12 +785,8 @@ async fn a_delivery_the_rate_limit_refuses_writes_nothing(store: Store) {
     };
     let full: std::net::SocketAddr = "52.215.16.240:443".parse().unwrap();
     let window = Subject::new(format!("CLIENT#{}", full.ip()), WEBHOOK_WINDOW);
-    let mut item = Item::new();
-    item.insert("pk".into(), window.pk.into());
-    item.insert("sk".into(), window.sk.into());
-    item.insert(format!("count#{}", start * 1000), WEBHOOK_WINDOW.limit.into());
-    item.insert(EXPIRES_AT.into(), (now() + 600).into());
-    app.table.counters().put(item, None).await.unwrap();
+    let full_window = json!({ format!("count#{}", start * 1000): WEBHOOK_WINDOW.limit });
+    darasa_tests::app::seed_window(&app, &window, full_window).await;
 
     app.send(delivery(full)).await.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
     assert!(app.table.get(&webhooks::delivery_key("msg_limited")).await.unwrap().is_none(), "not recorded");
