@@ -2,7 +2,9 @@
 //! that order, before its route runs (or, for the GET routes that only read a few items, while
 //! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped; and for the
 //! spending routes that start by reading, while they read, up to the gate where they wait before
-//! writing: `READS_THEN_GATE`). Denials answer as the route would: problem+json on the JSON
+//! writing: `READS_THEN_GATE`). While a cold start is still building the shield's and the bot
+//! rules, its requests are inspected beside their count rather than before it, and a refused one
+//! gives its counts back. Denials answer as the route would: problem+json on the JSON
 //! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
 //! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
 //! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
@@ -10,7 +12,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -124,9 +126,119 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     let ip_rule = if class == RouteClass::Webhook { WEBHOOK_WINDOW } else { IP_WINDOW };
     let ip_subject = Subject::new(format!("CLIENT#{ip_text}"), ip_rule);
 
-    let mut denial = None;
+    // Once the rules are built, inspecting takes microseconds and goes first: a refused request
+    // is never counted. A cold start's first requests can arrive while `Protection::prime` still
+    // builds them (some milliseconds); those are inspected on a blocking thread while their
+    // windows are counted (and their route reads, when it may), so the count's round trip does
+    // not wait for the build, and an inspection that refuses takes the counts back.
+    let bots_apply = modes.bots != Mode::Off && class != RouteClass::Webhook;
+    let inspecting = if protection.rules_built(modes.shield != Mode::Off, bots_apply) {
+        let inspection = inspect(&protection, class, request.uri(), request.headers(), &ip_text);
+        if let Some(denial) = inspection.denial {
+            if inspection.shield_hit {
+                record_shield_hit(&protection, table.as_ref(), ip_rule, &ip_subject, now_ms, &ip_text).await;
+            }
+            return refuse(denial, class);
+        }
+        report.rules = inspection.rules;
+        None
+    } else {
+        let (protection, uri, headers) =
+            (protection.clone(), request.uri().clone(), request.headers().clone());
+        let ip_text = ip_text.clone();
+        Some(tokio::task::spawn_blocking(move || inspect(&protection, class, &uri, &headers, &ip_text)))
+    };
+    let mut windows = Vec::new();
+    if modes.rate_limit != Mode::Off {
+        windows.push((ip_rule, ip_subject.clone()));
+        if matches!(class, RouteClass::Spending { .. })
+            && let Some(session) = session(&state, &mut request).await
+        {
+            let subject = Subject::new(users::partition(&session.user_id), USER_WINDOW);
+            windows.push((USER_WINDOW, subject));
+        }
+    }
+    if windows.is_empty() && inspecting.is_none() {
+        request.extensions_mut().insert(report);
+        return next.run(request).await;
+    }
+    let checking = async {
+        let counting = async {
+            if windows.is_empty() {
+                return None;
+            }
+            Some(count(&protection, table.as_ref(), &windows, now_ms, &ip_text).await)
+        };
+        let (inspection, counted) = tokio::join!(inspected(inspecting), counting);
+        let Some(inspection) = inspection else {
+            return Checked { rules: Vec::new(), counted };
+        };
+        if let Some(denial) = inspection.denial {
+            if let Some(counted) = &counted {
+                take_back(&protection, table.as_ref(), &counted.taken, now_ms).await;
+            }
+            if inspection.shield_hit {
+                record_shield_hit(&protection, table.as_ref(), ip_rule, &ip_subject, now_ms, &ip_text).await;
+            }
+            return Checked { rules: inspection.rules, counted: Some(Counted::refused(denial)) };
+        }
+        Checked { rules: inspection.rules, counted }
+    };
+    let gated = reads_then_gate(request.method(), path.as_deref());
+    if gated || reads_while_counted(request.method(), path.as_deref()) {
+        // The route's reads and the windows' count go out at once: one round trip less. A refused
+        // request's answer is dropped; reading changed nothing. A gated route waits at its gate
+        // before it writes or spends, and stops there when refused. These routes never read the
+        // report (only `GET /api/arcjet` does), so it is not handed to them.
+        let opener = gated.then(|| {
+            let (gate, opener) = CountGate::new();
+            request.extensions_mut().insert(gate);
+            opener
+        });
+        let checking = async {
+            let checked = checking.await;
+            if let Some(opener) = opener {
+                opener.open(checked.allowed());
+            }
+            checked
+        };
+        let (checked, mut response) = tokio::join!(checking, next.run(request));
+        if let Some(denial) = settle(&mut report, checked) {
+            return refuse(denial, class);
+        }
+        add_rate_limit_headers(response.headers_mut(), &report.limits);
+        return response;
+    }
+    if let Some(denial) = settle(&mut report, checking.await) {
+        return refuse(denial, class);
+    }
+    let limits = report.limits.clone();
+    request.extensions_mut().insert(report);
+    let mut response = next.run(request).await;
+    add_rate_limit_headers(response.headers_mut(), &limits);
+    response
+}
+
+/// What the shield and the bot rules said about a request.
+struct Inspection {
+    rules: Vec<RuleReport>,
+    denial: Option<Denial>,
+    /// A live shield hit, to record against the client (`record_shield_hit`).
+    shield_hit: bool,
+}
+
+/// The shield, then the bot rules (not on Clerk's webhook); the first live refusal stops it.
+fn inspect(
+    protection: &Protection,
+    class: RouteClass,
+    uri: &Uri,
+    headers: &HeaderMap,
+    ip_text: &str,
+) -> Inspection {
+    let modes = protection.modes;
+    let mut inspection = Inspection { rules: Vec::new(), denial: None, shield_hit: false };
     if modes.shield != Mode::Off {
-        let hit = protection.shield().inspect_head(request.uri(), request.headers());
+        let hit = protection.shield().inspect_head(uri, headers);
         let mut rule =
             RuleReport { rule: "shield", mode: modes.shield.as_str(), conclusion: "ALLOW", reason: None };
         if let Some(hit) = hit {
@@ -135,36 +247,17 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
             rule.conclusion = "DENY";
             rule.reason = Some(reason);
             if modes.shield == Mode::Live {
-                denial = Some(Denial::Forbidden {
+                inspection.denial = Some(Denial::Forbidden {
                     code: "REQUEST_BLOCKED",
                     message: "This request looks like an attack and was blocked",
                 });
-                if modes.rate_limit != Mode::Off {
-                    let limiter = protection.limiter();
-                    match limiter
-                        .record_shield_hit(
-                            table.as_ref(),
-                            ip_rule,
-                            &ip_subject,
-                            now_ms,
-                            SHIELD_BLOCK_AFTER,
-                            SHIELD_BLOCK,
-                        )
-                        .await
-                    {
-                        Ok(Some(_)) => {
-                            tracing::warn!(ip = %ip_text, "client blocked after repeated shield hits")
-                        }
-                        Ok(None) => {}
-                        Err(error) => tracing::error!(%error, "recording a shield hit failed"),
-                    }
-                }
+                inspection.shield_hit = true;
             }
         }
-        report.rules.push(rule);
+        inspection.rules.push(rule);
     }
-    if denial.is_none() && modes.bots != Mode::Off && class != RouteClass::Webhook {
-        let verdict = protection.bots().classify(user_agent(request.headers()));
+    if inspection.denial.is_none() && modes.bots != Mode::Off && class != RouteClass::Webhook {
+        let verdict = protection.bots().classify(user_agent(headers));
         let mut rule =
             RuleReport { rule: "bots", mode: modes.bots.as_str(), conclusion: "ALLOW", reason: None };
         let refused = match &verdict {
@@ -179,71 +272,87 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
             rule.conclusion = "DENY";
             rule.reason = Some(reason);
             if modes.bots == Mode::Live {
-                denial = Some(Denial::Forbidden {
+                inspection.denial = Some(Denial::Forbidden {
                     code: "BOT_DENIED",
                     message: "Automated clients are not allowed on this API",
                 });
             }
         }
-        report.rules.push(rule);
+        inspection.rules.push(rule);
     }
-    let mut windows = Vec::new();
-    if denial.is_none() && modes.rate_limit != Mode::Off {
-        windows.push((ip_rule, ip_subject));
-        if matches!(class, RouteClass::Spending { .. })
-            && let Some(session) = session(&state, &mut request).await
-        {
-            let subject = Subject::new(users::partition(&session.user_id), USER_WINDOW);
-            windows.push((USER_WINDOW, subject));
-        }
-    }
-    if let Some(denial) = denial {
-        return refuse(denial, class);
-    }
-    if windows.is_empty() {
-        request.extensions_mut().insert(report);
-        return next.run(request).await;
-    }
-    let counting = count(&protection, table.as_ref(), &windows, now_ms, &ip_text);
-    let gated = reads_then_gate(request.method(), path.as_deref());
-    if gated || reads_while_counted(request.method(), path.as_deref()) {
-        // The route's reads and the windows' count go out at once: one round trip less. A refused
-        // request's answer is dropped; reading changed nothing. A gated route waits at its gate
-        // before it writes or spends, and stops there when refused. These routes never read the
-        // report (only `GET /api/arcjet` does), so it is not handed to them.
-        let opener = gated.then(|| {
-            let (gate, opener) = CountGate::new();
-            request.extensions_mut().insert(gate);
-            opener
-        });
-        let counting = async {
-            let counted = counting.await;
-            if let Some(opener) = opener {
-                opener.open(counted.denial.is_none());
-            }
-            counted
-        };
-        let (counted, mut response) = tokio::join!(counting, next.run(request));
-        if let Some(denial) = settle(&mut report, counted) {
-            return refuse(denial, class);
-        }
-        add_rate_limit_headers(response.headers_mut(), &report.limits);
-        return response;
-    }
-    if let Some(denial) = settle(&mut report, counting.await) {
-        return refuse(denial, class);
-    }
-    let limits = report.limits.clone();
-    request.extensions_mut().insert(report);
-    let mut response = next.run(request).await;
-    add_rate_limit_headers(response.headers_mut(), &limits);
-    response
+    inspection
 }
 
-/// Puts the rate-limit rule's outcome in the report; the refusal, if any (a refused request's
-/// report goes nowhere).
-fn settle(report: &mut Report, counted: Counted) -> Option<Denial> {
-    report.rules.push(counted.rule);
+/// The inspection a blocking thread ran, if one did. A thread that panicked inspected nothing:
+/// the request goes on as the other rules decide.
+async fn inspected(inspecting: Option<tokio::task::JoinHandle<Inspection>>) -> Option<Inspection> {
+    match inspecting?.await {
+        Ok(inspection) => Some(inspection),
+        Err(error) => {
+            tracing::error!(%error, "inspecting a request failed; allowing");
+            None
+        }
+    }
+}
+
+/// Counts a live shield hit against the client (when the rate limits run: the block is theirs).
+async fn record_shield_hit(
+    protection: &Protection,
+    table: &dyn Table,
+    rule: SlidingWindow,
+    subject: &Subject,
+    now_ms: i64,
+    ip_text: &str,
+) {
+    if protection.modes.rate_limit == Mode::Off {
+        return;
+    }
+    let recorded = protection
+        .limiter()
+        .record_shield_hit(table, rule, subject, now_ms, SHIELD_BLOCK_AFTER, SHIELD_BLOCK)
+        .await;
+    match recorded {
+        Ok(Some(_)) => tracing::warn!(ip = %ip_text, "client blocked after repeated shield hits"),
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "recording a shield hit failed"),
+    }
+}
+
+/// Gives back the counts a request took before the shield or the bot rules refused it.
+async fn take_back(
+    protection: &Protection,
+    table: &dyn Table,
+    taken: &[(SlidingWindow, Subject)],
+    now_ms: i64,
+) {
+    let limiter = protection.limiter();
+    let given = taken.iter().map(|(window, subject)| limiter.take_back(table, *window, subject, now_ms));
+    for (given, (window, _)) in futures::future::join_all(given).await.into_iter().zip(taken) {
+        if let Err(error) = given {
+            tracing::error!(%error, rule = window.name, "taking back a refused request's count failed");
+        }
+    }
+}
+
+/// The rules' outcome for one request: the shield's and the bot rules' reports when they were
+/// inspected beside the count, and the count's (or the inspection's refusal).
+struct Checked {
+    rules: Vec<RuleReport>,
+    counted: Option<Counted>,
+}
+
+impl Checked {
+    fn allowed(&self) -> bool {
+        self.counted.as_ref().is_none_or(|counted| counted.denial.is_none())
+    }
+}
+
+/// Puts the rules' outcome in the report; the refusal, if any (a refused request's report goes
+/// nowhere).
+fn settle(report: &mut Report, checked: Checked) -> Option<Denial> {
+    report.rules.extend(checked.rules);
+    let counted = checked.counted?;
+    report.rules.extend(counted.rule);
     report.limits = counted.limits;
     counted.denial
 }
@@ -293,9 +402,19 @@ pub fn reads_then_gate(method: &Method, path: Option<&str>) -> bool {
 
 /// The rate-limit rule's outcome for one request.
 struct Counted {
-    rule: RuleReport,
+    /// None when the request was refused before the count was settled.
+    rule: Option<RuleReport>,
     limits: Vec<LimitReport>,
     denial: Option<Denial>,
+    /// The windows whose count this request took.
+    taken: Vec<(SlidingWindow, Subject)>,
+}
+
+impl Counted {
+    /// A request another rule refused: whatever was counted was taken back.
+    fn refused(denial: Denial) -> Self {
+        Self { rule: None, limits: Vec::new(), denial: Some(denial), taken: Vec::new() }
+    }
 }
 
 /// Counts the request in every window at once (one round trip, not one per window), as each of
@@ -317,6 +436,13 @@ async fn count(
         windows.iter().map(|(window, subject)| limiter.hit(table, *window, subject, now_ms)),
     )
     .await;
+    // Every window that counted it, the ones after a refusal included.
+    let taken = windows
+        .iter()
+        .zip(&standings)
+        .filter(|(_, standing)| matches!(standing, Ok(Standing::Allowed { .. })))
+        .map(|((window, subject), _)| (*window, subject.clone()))
+        .collect();
     for ((window, _), standing) in windows.iter().zip(standings) {
         let standing = match standing {
             Ok(standing) => standing,
@@ -361,7 +487,7 @@ async fn count(
             }
         }
     }
-    Counted { rule, limits, denial }
+    Counted { rule: Some(rule), limits, denial, taken }
 }
 
 /// The caller's verified session, when the request carries a valid token (left in the request's

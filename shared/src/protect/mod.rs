@@ -130,6 +130,12 @@ impl Protection {
         self.bots.get_or_init(BotRules::new)
     }
 
+    /// Whether the rules a request meets are built: the shield (when `shield`) and the bot
+    /// rules (when `bots`). Until then, inspecting it waits for `prime`'s build.
+    pub fn rules_built(&self, shield: bool, bots: bool) -> bool {
+        (!shield || self.shield.get().is_some()) && (!bots || self.bots.get().is_some())
+    }
+
     pub fn limiter(&self) -> &Limiter {
         &self.limiter
     }

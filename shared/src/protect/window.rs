@@ -222,17 +222,31 @@ impl Limiter {
         let room = room_left(rule, windows.previous_count, start, now_ms);
         if windows.count > room {
             // Counted against the whole limit only: the sliding window refuses it, take it back.
-            let take_back = Update::new().add(&count, -1);
-            match table.update(&subject.key(), take_back, Some(Condition::Exists)).await {
-                Ok(_) => {}
-                Err(error) if error.is_condition_failed() => {}
-                Err(other) => return Err(other),
-            }
+            self.take_back(table, rule, subject, now_ms).await?;
             let left = Windows { count: windows.count - 1, ..windows };
             return Ok(self.refusal(rule, subject, left, start, now_ms));
         }
         let remaining = u32::try_from(room - windows.count).unwrap_or(0);
         Ok(Standing::Allowed { remaining, reset_seconds: seconds_ceil(start + window - now_ms) })
+    }
+
+    /// Takes back the count `hit` took for a request at `now_ms` that is refused after all.
+    pub async fn take_back(
+        &self,
+        table: &dyn Table,
+        rule: SlidingWindow,
+        subject: &Subject,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let table = table.counters();
+        let window = rule.window_ms();
+        let start = now_ms - now_ms.rem_euclid(window);
+        let take_back = Update::new().add(&attribute(COUNT, start), -1);
+        match table.update(&subject.key(), take_back, Some(Condition::Exists)).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_condition_failed() => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 
     /// Where `subject` stands against `rule` without counting anything (for reports).

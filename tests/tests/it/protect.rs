@@ -78,6 +78,7 @@ on_both_stores!(
     a_block_holds_across_windows_and_its_item_outlives_it,
     spending_routes_read_while_counted_and_write_only_once_allowed,
     interview_starts_read_while_counted_and_take_tokens_only_once_allowed,
+    a_request_refused_while_the_rules_are_built_leaves_no_count,
 );
 
 async fn a_burst_meets_its_first_429_after_the_hundredth_request(store: Store) {
@@ -933,6 +934,50 @@ impl Table for WatchedCounters {
 /// A rule for the limiter's own tests: 10 a minute.
 const TEN_A_MINUTE: SlidingWindow =
     SlidingWindow { name: "t", limit: 10, window: std::time::Duration::from_secs(60) };
+
+/// A cold start's first requests can come while the rules are still being built; they are
+/// inspected beside their count then, and one the shield or the bot rules refuse gives its counts
+/// back (a shield hit is still recorded), as one refused once the rules are built never takes them.
+async fn a_request_refused_while_the_rules_are_built_leaves_no_count(store: Store) {
+    let protection = rules(live());
+    let app = TestApp::builder(store).shared_protection(protection.clone()).build().await;
+    let token = app.token(ALICE, &[]);
+    let start = window_start(&protection);
+    let (count, hits) = (format!("count#{start}"), format!("shieldHits#{start}"));
+    let ip = |address: &str| Subject::new(format!("CLIENT#{address}"), darasa::protect::IP_WINDOW);
+    let user = Subject::new(darasa::users::partition(ALICE), darasa::protect::USER_WINDOW);
+
+    // An attack on a spending route: both its windows were counted beside the shield.
+    assert!(!protection.rules_built(true, true), "nothing has built the rules yet");
+    let body = json!({"jobInfoId": Uuid::new_v4().to_string(), "difficulty": "easy"});
+    let attack = request(
+        Method::POST,
+        "/api/ai/questions/generate-question?id=1%20OR%201%3D1",
+        Some(&token),
+        Some(body),
+        &[],
+    );
+    let refused = app.send(from("198.51.100.7", attack, &[])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert_eq!(number(&app, &ip("198.51.100.7"), &count).await, 0);
+    assert_eq!(number(&app, &ip("198.51.100.7"), &hits).await, 1);
+    assert_eq!(number(&app, &user, &count).await, 0);
+
+    // A bot on a route that reads while counted, at another cold start on the same table.
+    let protection = rules(live());
+    let other =
+        TestApp::builder(store).table(app.table.clone()).shared_protection(protection.clone()).build().await;
+    assert!(!protection.rules_built(true, true));
+    get(&other, "198.51.100.8", "/api/job-infos", Some(&token), &[("user-agent", "curl/8.5.0")])
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "BOT_DENIED");
+    assert_eq!(number(&other, &ip("198.51.100.8"), &count).await, 0);
+
+    // Built now: a clean request is counted, once.
+    assert!(protection.rules_built(true, true));
+    assert_eq!(get(&other, "198.51.100.8", "/api/job-infos", Some(&token), &[]).await.status, StatusCode::OK);
+    assert_eq!(number(&other, &ip("198.51.100.8"), &count).await, 1);
+}
 
 /// The start of the window the rules' (stopped) clock counts in (ms).
 fn window_start(protection: &Protection) -> i64 {
