@@ -182,6 +182,10 @@ impl Tag {
             _ => Tag::Unmapped,
         }
     }
+
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
 }
 
 /// An entry with several tags gets the first category of this order that one of its tags gives:
@@ -194,9 +198,12 @@ fn category_from_tags(tags: &str) -> BotCategory {
         (BotCategory::Monitor, &[Tag::Monitoring]),
         (BotCategory::Preview, &[Tag::SocialPreview]),
     ];
+    // Each entry's tags read once, as a set of bits, for the five lookups (every cold start
+    // classifies ~1,500 entries).
+    let present = tags.split(',').fold(0u16, |present, tag| present | Tag::parse(tag).bit());
     PRECEDENCE
         .iter()
-        .find(|(_, wanted)| tags.split(',').map(Tag::parse).any(|tag| wanted.contains(&tag)))
+        .find(|(_, wanted)| wanted.iter().any(|tag| present & tag.bit() != 0))
         .map_or(BotCategory::Other, |(category, _)| *category)
 }
 
