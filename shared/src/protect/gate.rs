@@ -1,8 +1,9 @@
 //! The gate between a route's reads and its writes. The spending routes that start by reading
 //! (`layer::READS_THEN_GATE`) run while their windows are counted, and wait at the gate before
 //! anything that writes or spends (a generation slot, a quota unit, a model call). The layer
-//! opens it once the count is in: allowed, the route goes on; refused, the route stops where it
-//! waits and the layer answers the refusal. Either way nothing was written before the count said
+//! opens it once the count is in (and, on a cold start whose rules were still being built, the
+//! shield's and the bot rules' inspection): allowed, the route goes on; refused, the route stops
+//! where it waits and the layer answers the refusal. Either way nothing was written before the count said
 //! yes, so a refused request still changes nothing, and an allowed one saves the round trip its
 //! reads would have waited for.
 
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::domain::DomainError;
 
-/// Why a route stopped at its gate: the rate limits refused the request. The layer answers the
+/// Why a route stopped at its gate: the protection refused the request. The layer answers the
 /// refusal itself, so this error is never sent; each route's error type takes it (`?`) as it takes
 /// any domain error.
 const REFUSED: DomainError = DomainError::RateLimited { retry_after_seconds: 1 };

@@ -171,18 +171,17 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         };
         let (inspection, counted) = tokio::join!(inspected(inspecting), counting);
         let Some(inspection) = inspection else {
-            return Checked { rules: Vec::new(), counted };
+            return Checked { rules: Vec::new(), refused: None, counted };
         };
-        if let Some(denial) = inspection.denial {
+        if inspection.denial.is_some() {
             if let Some(counted) = &counted {
-                take_back(&protection, table.as_ref(), &counted.taken, now_ms).await;
+                take_back(&protection, table.as_ref(), &windows, &counted.taken, now_ms).await;
             }
             if inspection.shield_hit {
                 record_shield_hit(&protection, table.as_ref(), ip_rule, &ip_subject, now_ms, &ip_text).await;
             }
-            return Checked { rules: inspection.rules, counted: Some(Counted::refused(denial)) };
         }
-        Checked { rules: inspection.rules, counted }
+        Checked { rules: inspection.rules, refused: inspection.denial, counted }
     };
     let gated = reads_then_gate(request.method(), path.as_deref());
     if gated || reads_while_counted(request.method(), path.as_deref()) {
@@ -318,14 +317,17 @@ async fn record_shield_hit(
     }
 }
 
-/// Gives back the counts a request took before the shield or the bot rules refused it.
+/// Gives back the counts a request took (`taken`, indexes into `windows`) before the shield or
+/// the bot rules refused it.
 async fn take_back(
     protection: &Protection,
     table: &dyn Table,
-    taken: &[(SlidingWindow, Subject)],
+    windows: &[(SlidingWindow, Subject)],
+    taken: &[usize],
     now_ms: i64,
 ) {
     let limiter = protection.limiter();
+    let taken: Vec<_> = taken.iter().filter_map(|&index| windows.get(index)).collect();
     let given = taken.iter().map(|(window, subject)| limiter.take_back(table, *window, subject, now_ms));
     for (given, (window, _)) in futures::future::join_all(given).await.into_iter().zip(taken) {
         if let Err(error) = given {
@@ -334,25 +336,29 @@ async fn take_back(
     }
 }
 
-/// The rules' outcome for one request: the shield's and the bot rules' reports when they were
-/// inspected beside the count, and the count's (or the inspection's refusal).
+/// The rules' outcome for one request: the shield's and the bot rules' when they were inspected
+/// beside the count (their reports, their refusal), and the count's.
 struct Checked {
     rules: Vec<RuleReport>,
+    refused: Option<Denial>,
     counted: Option<Counted>,
 }
 
 impl Checked {
     fn allowed(&self) -> bool {
-        self.counted.as_ref().is_none_or(|counted| counted.denial.is_none())
+        self.refused.is_none() && self.counted.as_ref().is_none_or(|counted| counted.denial.is_none())
     }
 }
 
 /// Puts the rules' outcome in the report; the refusal, if any (a refused request's report goes
-/// nowhere).
+/// nowhere). The shield's or the bot rules' refusal comes first, as when they go first.
 fn settle(report: &mut Report, checked: Checked) -> Option<Denial> {
+    if checked.refused.is_some() {
+        return checked.refused;
+    }
     report.rules.extend(checked.rules);
     let counted = checked.counted?;
-    report.rules.extend(counted.rule);
+    report.rules.push(counted.rule);
     report.limits = counted.limits;
     counted.denial
 }
@@ -402,19 +408,11 @@ pub fn reads_then_gate(method: &Method, path: Option<&str>) -> bool {
 
 /// The rate-limit rule's outcome for one request.
 struct Counted {
-    /// None when the request was refused before the count was settled.
-    rule: Option<RuleReport>,
+    rule: RuleReport,
     limits: Vec<LimitReport>,
     denial: Option<Denial>,
-    /// The windows whose count this request took.
-    taken: Vec<(SlidingWindow, Subject)>,
-}
-
-impl Counted {
-    /// A request another rule refused: whatever was counted was taken back.
-    fn refused(denial: Denial) -> Self {
-        Self { rule: None, limits: Vec::new(), denial: Some(denial), taken: Vec::new() }
-    }
+    /// The windows (their indexes) whose count this request took.
+    taken: Vec<usize>,
 }
 
 /// Counts the request in every window at once (one round trip, not one per window), as each of
@@ -437,11 +435,11 @@ async fn count(
     )
     .await;
     // Every window that counted it, the ones after a refusal included.
-    let taken = windows
+    let taken = standings
         .iter()
-        .zip(&standings)
+        .enumerate()
         .filter(|(_, standing)| matches!(standing, Ok(Standing::Allowed { .. })))
-        .map(|((window, subject), _)| (*window, subject.clone()))
+        .map(|(index, _)| index)
         .collect();
     for ((window, _), standing) in windows.iter().zip(standings) {
         let standing = match standing {
@@ -487,7 +485,7 @@ async fn count(
             }
         }
     }
-    Counted { rule: Some(rule), limits, denial, taken }
+    Counted { rule, limits, denial, taken }
 }
 
 /// The caller's verified session, when the request carries a valid token (left in the request's

@@ -52,6 +52,11 @@ impl SlidingWindow {
     fn window_ms(self) -> i64 {
         i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX).max(1)
     }
+
+    /// The start (ms) of the fixed window `now_ms` falls in.
+    fn start_at(self, now_ms: i64) -> i64 {
+        now_ms - now_ms.rem_euclid(self.window_ms())
+    }
 }
 
 /// Whose requests a window counts: the key of their one item for this rule.
@@ -189,7 +194,7 @@ impl Limiter {
             return Ok(standing);
         }
         let window = rule.window_ms();
-        let start = now_ms - now_ms.rem_euclid(window);
+        let start = rule.start_at(now_ms);
         let count = attribute(COUNT, start);
         // Bounded by what the previous window leaves when this instance knows it, else by the
         // whole limit, the sliding window then checked on the answer.
@@ -239,9 +244,7 @@ impl Limiter {
         now_ms: i64,
     ) -> StoreResult<()> {
         let table = table.counters();
-        let window = rule.window_ms();
-        let start = now_ms - now_ms.rem_euclid(window);
-        let take_back = Update::new().add(&attribute(COUNT, start), -1);
+        let take_back = Update::new().add(&attribute(COUNT, rule.start_at(now_ms)), -1);
         match table.update(&subject.key(), take_back, Some(Condition::Exists)).await {
             Ok(_) => Ok(()),
             Err(error) if error.is_condition_failed() => Ok(()),
@@ -262,7 +265,7 @@ impl Limiter {
             return Ok(standing);
         }
         let window = rule.window_ms();
-        let start = now_ms - now_ms.rem_euclid(window);
+        let start = rule.start_at(now_ms);
         let item = table.get(&subject.key()).await?;
         let windows = Windows::read(item.as_ref(), start, window);
         if windows.blocked_until_ms > now_ms {
@@ -294,7 +297,7 @@ impl Limiter {
     ) -> StoreResult<Option<i64>> {
         let table = table.counters();
         let window = rule.window_ms();
-        let start = now_ms - now_ms.rem_euclid(window);
+        let start = rule.start_at(now_ms);
         let update = advanced(Update::new().add(&attribute(SHIELD_HITS, start), 1), start, window);
         let item = match table.update(&subject.key(), update, Some(not_blocked(now_ms))).await {
             Ok(item) => item,
