@@ -13,41 +13,15 @@ use std::sync::{Mutex, PoisonError};
 use http::header::COOKIE;
 use http::{HeaderMap, Uri};
 use regex_automata::hybrid::dfa::{Cache, DFA};
-use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
 
 mod decode;
+mod prebuilt;
 mod rules;
 
 use decode::normalize;
+pub use rules::AttackClass;
 use rules::{RULES, Scope};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AttackClass {
-    SqlInjection,
-    CrossSiteScripting,
-    PathTraversal,
-    CommandInjection,
-    Jndi,
-    RemoteFileInclusion,
-    ScannerProbe,
-}
-
-impl AttackClass {
-    /// A stable name for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttackClass::SqlInjection => "sql_injection",
-            AttackClass::CrossSiteScripting => "cross_site_scripting",
-            AttackClass::PathTraversal => "path_traversal",
-            AttackClass::CommandInjection => "command_injection",
-            AttackClass::Jndi => "jndi",
-            AttackClass::RemoteFileInclusion => "remote_file_inclusion",
-            AttackClass::ScannerProbe => "scanner_probe",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Location {
@@ -75,6 +49,9 @@ pub struct ShieldHit {
     /// The rule's stable id, e.g. `sqli-union-select`.
     pub rule: &'static str,
 }
+
+/// The rules' NFA, written by `shared/build.rs` with `prebuilt::encode`.
+const PREBUILT_RULES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shield-rules.nfa"));
 
 /// A path segment starting with a dot: `/.vscode/`, `/.idea/`, `/.travis.yml`. Scanners try
 /// hundreds; the only one this API serves is `/.well-known/`. The named dotfile rules report the
@@ -107,19 +84,20 @@ impl Default for Shield {
 
 impl Shield {
     pub fn new() -> Shield {
-        // Inputs are lower-cased ASCII by `normalize`, so neither case folding nor Unicode classes
-        // are needed, and leaving both out keeps the automaton small (and its word boundaries
-        // ASCII, which a DFA answers). The rules are constant and a test compiles them; a set
-        // that failed anyway would only make the shield inert. Every pattern's matches are
-        // reported (`MatchKind::All`), and the cache is cleared as often as an input needs
-        // rather than giving up, so a search never fails (each builds at most one state per
-        // byte, and an input is a path, a query pair or a header: a few KB at most).
-        let rules = DFA::builder()
-            .configure(DFA::config().match_kind(MatchKind::All).minimum_cache_clear_count(None))
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .thompson(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
-            .build_many(&RULES.iter().map(|rule| rule.pattern).collect::<Vec<_>>())
-            .ok();
+        // The rules' NFA as the build compiled it (`prebuilt`); compiled here only if that could
+        // not be read back, which a test rules out. The rules are constant and a test compiles
+        // them; a set that failed anyway would only make the shield inert. Every pattern's matches
+        // are reported (`MatchKind::All`), and the cache is cleared as often as an input needs
+        // rather than giving up, so a search never fails (each builds at most one state per byte,
+        // and an input is a path, a query pair or a header: a few KB at most).
+        let rules = prebuilt::decode(PREBUILT_RULES)
+            .or_else(|| prebuilt::compile(&RULES.iter().map(|rule| rule.pattern).collect::<Vec<_>>()))
+            .and_then(|nfa| {
+                DFA::builder()
+                    .configure(DFA::config().match_kind(MatchKind::All).minimum_cache_clear_count(None))
+                    .build_from_nfa(nfa)
+                    .ok()
+            });
         Shield { rules, caches: Mutex::default() }
     }
 

@@ -7,7 +7,31 @@
 //! its comment says what keeps it from firing. Order matters: when several rules match, the
 //! first one in this table names the hit.
 
-use super::AttackClass;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttackClass {
+    SqlInjection,
+    CrossSiteScripting,
+    PathTraversal,
+    CommandInjection,
+    Jndi,
+    RemoteFileInclusion,
+    ScannerProbe,
+}
+
+impl AttackClass {
+    /// A stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackClass::SqlInjection => "sql_injection",
+            AttackClass::CrossSiteScripting => "cross_site_scripting",
+            AttackClass::PathTraversal => "path_traversal",
+            AttackClass::CommandInjection => "command_injection",
+            AttackClass::Jndi => "jndi",
+            AttackClass::RemoteFileInclusion => "remote_file_inclusion",
+            AttackClass::ScannerProbe => "scanner_probe",
+        }
+    }
+}
 
 /// Where a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

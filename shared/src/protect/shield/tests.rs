@@ -409,6 +409,66 @@ fn every_rule_compiles_and_every_location_has_its_set() {
     assert_eq!(names.len(), RULES.len(), "rule names must be unique");
 }
 
+fn compiled_now() -> regex_automata::nfa::thompson::NFA {
+    let patterns: Vec<&str> = RULES.iter().map(|rule| rule.pattern).collect();
+    prebuilt::compile(&patterns).expect("the rules compile")
+}
+
+/// What the build wrote is what compiling the rules gives now, state for state: the shield that
+/// skips the compiling searches with the same automaton.
+#[test]
+fn the_prebuilt_rules_are_the_rules_compiled_now() {
+    let prebuilt = prebuilt::decode(PREBUILT_RULES).expect("the build's NFA reads back");
+    let compiled = compiled_now();
+    assert_eq!(prebuilt.states(), compiled.states());
+    assert_eq!(prebuilt.states().len(), 3_551, "the size docs/performance.md quotes");
+    assert_eq!(prebuilt.start_anchored(), compiled.start_anchored());
+    assert_eq!(prebuilt.start_unanchored(), compiled.start_unanchored());
+    assert_eq!(prebuilt.pattern_len(), RULES.len());
+    for pattern in compiled.patterns() {
+        assert_eq!(prebuilt.start_pattern(pattern), compiled.start_pattern(pattern));
+    }
+    assert_eq!(prebuilt.is_utf8(), compiled.is_utf8());
+    assert_eq!(prebuilt.look_set_any(), compiled.look_set_any());
+    let classes = |nfa: &regex_automata::nfa::thompson::NFA| {
+        (0..=255).map(|byte| nfa.byte_classes().get(byte)).collect::<Vec<_>>()
+    };
+    assert_eq!(classes(&prebuilt), classes(&compiled));
+    assert_eq!(prebuilt::encode(&compiled).as_deref(), Some(PREBUILT_RULES));
+}
+
+/// A damaged NFA is refused (and the rules compiled instead), never trusted and never a panic.
+#[test]
+fn a_damaged_prebuilt_nfa_is_refused() {
+    let bytes = prebuilt::encode(&compiled_now()).unwrap();
+    // Cut inside the header (7 words and a start per rule), then all through the states.
+    let header = 7 + RULES.len();
+    let cuts = (0..header).chain((header..bytes.len() / 4).step_by(97)).map(|words| words * 4);
+    for len in cuts.chain([bytes.len() - 4, bytes.len() - 1]) {
+        assert!(prebuilt::decode(&bytes[..len]).is_none(), "cut to {len} bytes");
+    }
+    let with_word = |index: usize, word: u32| {
+        let mut damaged = bytes.clone();
+        damaged[index * 4..index * 4 + 4].copy_from_slice(&word.to_le_bytes());
+        prebuilt::decode(&damaged)
+    };
+    let state_count = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+    assert!(with_word(0, 2).is_none(), "another format version");
+    assert!(with_word(4, state_count).is_none(), "a start state past the last state");
+    assert!(with_word(5, u32::MAX).is_none(), "a start state past any index");
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(&[0; 4]);
+    assert!(prebuilt::decode(&longer).is_none(), "words after the last state");
+    // Words replaced by a state id, a count or a tag that is out of range: each either still
+    // reads as some NFA or is refused; none panics or loops. Every header word, then every 29th
+    // word of the states, which meets each kind of state and field.
+    for index in (0..header).chain((header..bytes.len() / 4).step_by(29)) {
+        for word in [1, 7, state_count, u32::MAX] {
+            let _ = with_word(index, word);
+        }
+    }
+}
+
 /// Thousands of real User-Agents, bots and tools included: deciding about them is the bot
 /// rules' job, so none may read as an attack.
 #[test]
