@@ -673,7 +673,8 @@ fn operations() -> Vec<Operation> {
         // Clerk.
         op("post", "/api/webhooks/clerk", "clerkWebhook", "webhooks", "Clerk's webhook (Svix-signed)")
             .describe("No session: the Svix signature over the exact body is verified with the webhook secret. \
-                Answers are text; 5xx only when storage fails, so Svix retries.")
+                Answers are text; 5xx only when storage fails, so Svix retries. Only what is not a genuine new \
+                delivery (forged, malformed, a replay) counts against the sender's rate-limit window.")
             .caller(Caller::Svix)
             .body(json!({"required": true, "description": "A Clerk event (`user.created`, `user.updated`, `user.deleted`; \
                 others are acknowledged and ignored), exactly as Svix signed it.",

@@ -281,3 +281,14 @@ pub async fn seed_window(
     item.as_object_mut().expect("an object").extend(attributes.as_object().cloned().expect("attributes"));
     app.table.counters().put(item.as_object().cloned().expect("an item"), None).await.expect("seed");
 }
+
+/// The item holding `subject`'s window, empty when there is none.
+pub async fn window_item(app: &TestApp, subject: &darasa::protect::window::Subject) -> darasa::store::Item {
+    let key = darasa::store::Key::new(subject.pk.clone(), subject.sk.clone());
+    app.table.counters().get(&key).await.expect("read").unwrap_or_default()
+}
+
+/// A numeric attribute of `subject`'s window item, 0 when absent (as the limiter reads it).
+pub async fn number(app: &TestApp, subject: &darasa::protect::window::Subject, name: &str) -> i64 {
+    window_item(app, subject).await.get(name).and_then(serde_json::Value::as_i64).unwrap_or(0)
+}

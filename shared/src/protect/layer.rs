@@ -2,7 +2,8 @@
 //! that order, before its route runs (or, for the GET routes that only read a few items, while
 //! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped; and for the
 //! spending routes that start by reading, while they read, up to the gate where they wait before
-//! writing: `READS_THEN_GATE`). While a cold start is still building the shield's and the bot
+//! writing: `READS_THEN_GATE`; Clerk's webhook is counted after its route answered, and only when
+//! the answer is not a genuine new delivery's: `GenuineDelivery`). While a cold start is still building the shield's and the bot
 //! rules, its requests are inspected beside their count rather than before it, and a refused one
 //! gives its counts back. Denials answer as the route would: problem+json on the JSON
 //! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
@@ -148,8 +149,18 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         let ip_text = ip_text.clone();
         Some(tokio::task::spawn_blocking(move || inspect(&protection, class, &uri, &headers, &ip_text)))
     };
+    // Clerk's webhook is counted once its route has answered, and only when the answer is not a
+    // genuine delivery's (`GenuineDelivery`): nothing waits for a count before a delivery is
+    // applied.
+    let count_after = (class == RouteClass::Webhook && modes.rate_limit != Mode::Off).then(|| CountAfter {
+        protection: &protection,
+        table: table.as_ref(),
+        window: (ip_rule, ip_subject.clone()),
+        now_ms,
+        ip_text: &ip_text,
+    });
     let mut windows = Vec::new();
-    if modes.rate_limit != Mode::Off {
+    if modes.rate_limit != Mode::Off && count_after.is_none() {
         windows.push((ip_rule, ip_subject.clone()));
         if matches!(class, RouteClass::Spending { .. })
             && let Some(session) = session(&state, &mut request).await
@@ -160,7 +171,11 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
     }
     if windows.is_empty() && inspecting.is_none() {
         request.extensions_mut().insert(report);
-        return next.run(request).await;
+        let response = next.run(request).await;
+        return match count_after {
+            Some(count_after) => count_after.count_unless_genuine(response, class).await,
+            None => response,
+        };
     }
     let checking = async {
         let counting = async {
@@ -204,6 +219,9 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         let (checked, mut response) = tokio::join!(checking, next.run(request));
         if let Some(denial) = settle(&mut report, checked) {
             return refuse(denial, class);
+        }
+        if let Some(count_after) = count_after {
+            return count_after.count_unless_genuine(response, class).await;
         }
         add_rate_limit_headers(response.headers_mut(), &report.limits);
         return response;
@@ -389,7 +407,8 @@ pub fn reads_while_counted(method: &Method, path: Option<&str>) -> bool {
 
 /// POST routes that start by reading what they need (the job, the question, the upload, the
 /// plan's allowance) or checking it (the webhook's signature): they do so while the request's
-/// windows are counted and wait at the `CountGate` before anything that writes or spends. A route
+/// windows are counted and wait at the `CountGate` before anything that writes or spends (the
+/// webhook, counted only afterwards, waits there only for a cold start's inspection). A route
 /// is listed only once it waits there; a refused request's reads change nothing, so a refusal
 /// still changes nothing.
 const READS_THEN_GATE: &[&str] = &[
@@ -486,6 +505,42 @@ async fn count(
         }
     }
     Counted { rule, limits, denial, taken }
+}
+
+/// Left in a response's extensions by Clerk's webhook route when the delivery's signature
+/// verified, its event parsed, and it was not one already applied: an answer the webhook's window
+/// does not count. An attacker cannot make one (it takes the signing secret), and counting them
+/// could only turn Clerk's own deliveries away during a burst (a bulk import, a backlog Svix
+/// sends at once). What the window does count, and refuses over its limit, is everything an
+/// attacker can send: unsigned or badly signed requests, malformed events, replays.
+#[derive(Debug, Clone, Copy)]
+pub struct GenuineDelivery;
+
+/// Clerk's webhook's window, counted after the route has answered.
+struct CountAfter<'a> {
+    protection: &'a Protection,
+    table: &'a dyn Table,
+    window: (SlidingWindow, Subject),
+    now_ms: i64,
+    ip_text: &'a str,
+}
+
+impl CountAfter<'_> {
+    /// Counts `response` unless it is a genuine delivery's; over the limit, the refusal replaces
+    /// it (such an answer changed nothing: a request that failed verification writes nothing,
+    /// nor does a replay).
+    async fn count_unless_genuine(self, mut response: Response, class: RouteClass) -> Response {
+        if response.extensions().get::<GenuineDelivery>().is_some() {
+            return response;
+        }
+        let windows = [self.window];
+        let counted = count(self.protection, self.table, &windows, self.now_ms, self.ip_text).await;
+        if let Some(denial) = counted.denial {
+            return refuse(denial, class);
+        }
+        add_rate_limit_headers(response.headers_mut(), &counted.limits);
+        response
+    }
 }
 
 /// The caller's verified session, when the request carries a valid token (left in the request's

@@ -94,7 +94,8 @@ pub const IP_WINDOW: SlidingWindow =
 /// The same per user, on the AI routes and interview creation.
 pub const USER_WINDOW: SlidingWindow =
     SlidingWindow { name: "user", limit: 100, window: Duration::from_secs(60) };
-/// Clerk's webhook, per sending IP: generous, so Svix's retries are never lost to our limits.
+/// Clerk's webhook, per sending IP, counting only what is not a genuine new delivery
+/// (`layer::GenuineDelivery`): forged or malformed requests and replays.
 pub const WEBHOOK_WINDOW: SlidingWindow =
     SlidingWindow { name: "webhook", limit: 1_200, window: Duration::from_secs(60) };
 /// Shield hits within two windows after which a client is blocked, and for how long.

@@ -12,6 +12,7 @@ use super::{BODY_LIMIT, DEADLINE, Outcome, ROUTE, Rejection, SECRET_VARIABLE, ap
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protect::gate::CountGate;
+use crate::protect::layer::GenuineDelivery;
 use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
@@ -19,9 +20,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Verify, parse, apply; the body is taken as raw bytes so the signature covers exactly what
-/// Svix signed (lambda_http has already decoded a base64-encoded body). The signature is checked
-/// and the event parsed while the sender's window is counted; nothing is applied before the
-/// count allowed the delivery (`gate`).
+/// Svix signed (lambda_http has already decoded a base64-encoded body). The sender's window
+/// counts the answer afterwards unless it is marked a `GenuineDelivery`. On a cold start whose
+/// protection rules were still being built, the delivery is checked while the shield inspects the
+/// request and applied only once it allowed it (`gate`).
 async fn receive(
     State(state): State<AppState>,
     gate: CountGate,
@@ -49,7 +51,11 @@ async fn receive(
         return ApiError::from(refused).into_response();
     }
     let now = OffsetDateTime::now_utc();
-    match tokio::time::timeout(DEADLINE, apply(state.table.as_ref(), &id, &event, now)).await {
+    let applied = tokio::time::timeout(DEADLINE, apply(state.table.as_ref(), &id, &event, now)).await;
+    // A replay of a delivery applied before is counted by the sender's window; Clerk's own, seen
+    // for the first time, is not (nor when storage failed: Svix will retry it).
+    let genuine = !matches!(applied, Ok(Ok(Outcome::Duplicate)));
+    let mut response = match applied {
         Ok(Ok(outcome)) => {
             tracing::info!(
                 delivery = %id,
@@ -68,7 +74,11 @@ async fn receive(
             }
             .into_response()
         }
+    };
+    if genuine {
+        response.extensions_mut().insert(GenuineDelivery);
     }
+    response
 }
 
 fn received(outcome: Outcome) -> Response {

@@ -188,7 +188,8 @@ on_both_stores!(
     base64_encoded_lambda_bodies_verify_over_the_decoded_bytes,
     fifty_concurrent_deliveries_for_distinct_users_all_apply,
     one_delivery_raced_ten_times_applies_once,
-    a_delivery_the_rate_limit_refuses_writes_nothing,
+    the_webhook_window_counts_what_an_attacker_can_send,
+    a_delivery_at_a_cold_start_is_applied_only_once_inspected,
 );
 
 async fn created_user_is_what_me_serves(store: Store) {
@@ -767,31 +768,92 @@ fn the_template_gives_the_webhook_function_its_secret_and_least_privilege() {
     assert_eq!(statements.len(), 3, "the table, the protection windows, the secret: no other permission");
 }
 
-/// A delivery is checked while its sender's window is counted and applied only once the count
-/// allowed it: one the rate limit refuses writes nothing, and Svix's retry from a sender with
-/// room is applied.
-async fn a_delivery_the_rate_limit_refuses_writes_nothing(store: Store) {
+/// At a cold start whose shield is still being built, a delivery is verified while the shield
+/// inspects it and applied only once the shield allowed it: an attack in its query string is
+/// refused with nothing applied or counted, the hit recorded against the sender.
+async fn a_delivery_at_a_cold_start_is_applied_only_once_inspected(store: Store) {
     use darasa::protect::{Modes, Protection, WEBHOOK_WINDOW, window::Subject};
-    // A clock stopped one second into the current minute: the request counts in the seeded window.
+    use darasa_tests::app::number;
+    let start = now() - now().rem_euclid(60);
+    let clock = darasa_tests::clerk::TestClock::new(start + 1).shared();
+    let protection = Arc::new(Protection::new(Modes::LIVE, clock));
+    let app =
+        TestApp::builder(store).webhook_secrets(SECRET).shared_protection(protection.clone()).build().await;
+    let sender: std::net::SocketAddr = "52.215.16.242:443".parse().unwrap();
+    let window = Subject::new(format!("CLIENT#{}", sender.ip()), WEBHOOK_WINDOW);
+    let body = created("user_cold");
+    let delivery = |query: &str| {
+        let mut request = request(&signed(SECRET, "msg_cold", now(), &body), body.clone());
+        *request.uri_mut() = format!("{}{query}", webhooks::ROUTE).parse().unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(sender));
+        request
+    };
+
+    assert!(!protection.rules_built(true, false), "nothing has built the shield yet");
+    let refused = app.send(delivery("?file=../../../etc/passwd")).await;
+    refused.assert_problem(StatusCode::FORBIDDEN, "REQUEST_BLOCKED");
+    assert!(app.table.get(&webhooks::delivery_key("msg_cold")).await.unwrap().is_none(), "not recorded");
+    assert!(profile_item(&app, "user_cold").await.is_none(), "not applied");
+    assert_eq!(number(&app, &window, &format!("count#{}", start * 1000)).await, 0);
+    assert_eq!(number(&app, &window, &format!("shieldHits#{}", start * 1000)).await, 1);
+
+    assert_received(&app.send(delivery("")).await, "applied");
+    assert!(profile_item(&app, "user_cold").await.is_some());
+}
+
+/// The sender's window counts what an attacker can send (a request that fails verification, a
+/// replay) and refuses it over the limit with nothing written, but never counts or refuses
+/// Clerk's own new deliveries, so a burst of them is never turned away.
+async fn the_webhook_window_counts_what_an_attacker_can_send(store: Store) {
+    use darasa::protect::{Modes, Protection, WEBHOOK_WINDOW, window::Subject};
+    use darasa_tests::app::number;
+    // A clock stopped one second into the current minute: requests count in the seeded window.
     let start = now() - now().rem_euclid(60);
     let clock = darasa_tests::clerk::TestClock::new(start + 1).shared();
     let protection = Arc::new(Protection::new(Modes::LIVE, clock));
     let app = TestApp::builder(store).webhook_secrets(SECRET).shared_protection(protection).build().await;
-    let delivery = |sender: std::net::SocketAddr| {
-        let body = created("user_limited");
-        let mut request = request(&signed(SECRET, "msg_limited", now(), &body), body);
+    let from = |sender: &str, headers: &[(&str, String)], body: Vec<u8>| {
+        let mut request = request(headers, body);
+        let sender: std::net::SocketAddr = sender.parse().unwrap();
         request.extensions_mut().insert(axum::extract::ConnectInfo(sender));
         request
     };
-    let full: std::net::SocketAddr = "52.215.16.240:443".parse().unwrap();
-    let window = Subject::new(format!("CLIENT#{}", full.ip()), WEBHOOK_WINDOW);
-    let full_window = json!({ format!("count#{}", start * 1000): WEBHOOK_WINDOW.limit });
-    darasa_tests::app::seed_window(&app, &window, full_window).await;
+    let count_name = format!("count#{}", start * 1000);
+    let window = |sender: &str| Subject::new(format!("CLIENT#{sender}"), WEBHOOK_WINDOW);
 
-    app.send(delivery(full)).await.assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
-    assert!(app.table.get(&webhooks::delivery_key("msg_limited")).await.unwrap().is_none(), "not recorded");
+    // A sender whose window is full.
+    let (full, full_ip) = ("52.215.16.240:443", "52.215.16.240");
+    let full_window = json!({ &count_name: WEBHOOK_WINDOW.limit });
+    darasa_tests::app::seed_window(&app, &window(full_ip), full_window).await;
+    let body = created("user_limited");
+    let forged = signed("whsec_bm90IHRoZSBzZWNyZXQ=", "msg_forged", now(), &body);
+    app.send(from(full, &forged, body.clone()))
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    assert!(app.table.get(&webhooks::delivery_key("msg_forged")).await.unwrap().is_none(), "not recorded");
     assert!(profile_item(&app, "user_limited").await.is_none(), "not applied");
 
-    assert_received(&app.send(delivery("52.215.16.241:443".parse().unwrap())).await, "applied");
-    assert!(profile_item(&app, "user_limited").await.is_some());
+    // Clerk's delivery from that sender is applied, and not counted.
+    let genuine = signed(SECRET, "msg_limited", now(), &body);
+    let response = app.send(from(full, &genuine, body.clone())).await;
+    assert_received(&response, "applied");
+    assert_eq!(response.header("ratelimit"), None, "not counted");
+    let applied = profile_item(&app, "user_limited").await.expect("applied");
+    assert_eq!(number(&app, &window(full_ip), &count_name).await, i64::from(WEBHOOK_WINDOW.limit));
+
+    // Its replay is counted, so it is refused, and changes nothing.
+    app.send(from(full, &genuine, body.clone()))
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT");
+    assert_eq!(profile_item(&app, "user_limited").await, Some(applied));
+
+    // A sender with room: a replay and a forgery each take one count and get their usual answers.
+    let (other, other_ip) = ("52.215.16.241:443", "52.215.16.241");
+    let response = app.send(from(other, &genuine, body.clone())).await;
+    assert_received(&response, "duplicate");
+    assert_eq!(response.header("ratelimit"), Some("\"webhook\";r=1199;t=59"));
+    let response = app.send(from(other, &forged, body)).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST, "{}", text(&response));
+    assert_eq!(response.header("ratelimit"), Some("\"webhook\";r=1198;t=59"));
+    assert_eq!(number(&app, &window(other_ip), &count_name).await, 2);
 }
