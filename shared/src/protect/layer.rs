@@ -3,12 +3,13 @@
 //! its windows are counted: `READS_WHILE_COUNTED`; a refused one's answer is dropped; and for the
 //! spending routes that start by reading, while they read, up to the gate where they wait before
 //! writing: `READS_THEN_GATE`; Clerk's webhook is counted after its route answered, and only when
-//! the answer is not a genuine new delivery's: `GenuineDelivery`). While a cold start is still building the shield's and the bot
-//! rules, its requests are inspected beside their count rather than before it, and a refused one
-//! gives its counts back. Denials answer as the route would: problem+json on the JSON
-//! routes, the original's plain text on the AI routes (`RATE_LIMIT`, which its client shows as a
-//! "slow down" toast). Allowed answers carry the IETF draft `RateLimit-Policy` and `RateLimit`
-//! headers. What was decided is left in the request's extensions for `GET /api/arcjet`.
+//! the answer is not a genuine new delivery's: `GenuineDelivery`). While a cold start is still
+//! building the shield's and the bot rules, its requests are inspected beside their count rather
+//! than before it, and a refused one gives its counts back. Denials answer as the route would:
+//! problem+json on the JSON routes, the original's plain text on the AI routes (`RATE_LIMIT`,
+//! which its client shows as a "slow down" toast). Allowed answers carry the IETF draft
+//! `RateLimit-Policy` and `RateLimit` headers. What was decided is left in the request's
+//! extensions for `GET /api/arcjet`.
 
 use std::net::{IpAddr, SocketAddr};
 
