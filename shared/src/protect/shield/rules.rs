@@ -6,7 +6,11 @@
 //! the same words turn up in queries and headers too. Where a rule could still meet honest text,
 //! its comment says what keeps it from firing. Order matters: when several rules match, the
 //! first one in this table names the hit.
+//!
+//! `shared/build.rs` includes this file as it is and compiles the rules at build time (see
+//! `prebuilt.rs`), so it uses nothing from the crate; a rule that does not compile fails the build.
 
+/// The kind of attack a rule recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttackClass {
     SqlInjection,
