@@ -421,7 +421,6 @@ fn the_prebuilt_rules_are_the_rules_compiled_now() {
     let prebuilt = prebuilt::decode(PREBUILT_RULES).expect("the build's NFA reads back");
     let compiled = compiled_now();
     assert_eq!(prebuilt.states(), compiled.states());
-    assert_eq!(prebuilt.states().len(), 3_551, "the size docs/performance.md quotes");
     assert_eq!(prebuilt.start_anchored(), compiled.start_anchored());
     assert_eq!(prebuilt.start_unanchored(), compiled.start_unanchored());
     assert_eq!(prebuilt.pattern_len(), RULES.len());
@@ -461,7 +460,7 @@ fn a_damaged_prebuilt_nfa_is_refused() {
     assert!(prebuilt::decode(&longer).is_none(), "words after the last state");
     // Words replaced by a state id, a count or a tag that is out of range: each either still
     // reads as some NFA or is refused; none panics or loops. Every header word, then every 29th
-    // word of the states, which meets each kind of state and field.
+    // word of the states (a spread over them: every word would take seconds in a debug build).
     for index in (0..header).chain((header..bytes.len() / 4).step_by(29)) {
         for word in [1, 7, state_count, u32::MAX] {
             let _ = with_word(index, word);
