@@ -3,9 +3,9 @@
 //! anything that writes or spends (a generation slot, a quota unit, a model call). The layer
 //! opens it once the count is in (and, on a cold start whose rules were still being built, the
 //! shield's and the bot rules' inspection): allowed, the route goes on; refused, the route stops
-//! where it waits and the layer answers the refusal. Either way nothing was written before the count said
-//! yes, so a refused request still changes nothing, and an allowed one saves the round trip its
-//! reads would have waited for.
+//! where it waits and the layer answers the refusal. Either way nothing was written before the
+//! count said yes, so a refused request still changes nothing, and an allowed one saves the round
+//! trip its reads would have waited for.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -44,7 +44,7 @@ pub fn compile(patterns: &[&str]) -> Option<NFA> {
 
 /// `nfa`'s states as words, or `None` for a kind of state the shield's configuration never
 /// produces (dense transitions, captures) or a reverse NFA. For `shared/build.rs` and the tests.
-#[allow(dead_code)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn encode(nfa: &NFA) -> Option<Vec<u8>> {
     if nfa.is_reverse() {
         return None;
@@ -85,7 +85,7 @@ pub fn encode(nfa: &NFA) -> Option<Vec<u8>> {
     Some(words.iter().flat_map(|word| word.to_le_bytes()).collect())
 }
 
-#[allow(dead_code)]
+#[cfg_attr(not(test), allow(dead_code))]
 fn push_transition(words: &mut Vec<u32>, trans: &Transition) {
     words.extend([u32::from(trans.start) | u32::from(trans.end) << 8, trans.next.as_u32()]);
 }
